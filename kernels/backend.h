@@ -1,0 +1,123 @@
+// The operations a decoder-only transformer forward needs, behind one interface.
+//
+// Implementations: kernels/cpu (the exact fp32 reference, used in CI) and kernels/cuda.
+// The engine drives a forward pass through these calls only, so every backend runs the
+// same model code (DESIGN.md, "Backends").
+//
+// Conventions for every operation:
+//  - Tensors are row-major views into memory this backend allocated (Allocate, or a
+//    KV pool). Shapes are given in comments as [dim0, dim1, ...].
+//  - Floating-point tensors use activation_dtype(); index tensors are I32.
+//  - Accumulation is fp32 on every backend.
+//  - Calls are asynchronous on backends that have streams; results are visible to
+//    the host after CopyToHost (which synchronizes).
+//  - Shape and dtype mismatches are programming errors (LOOM_CHECK), never bad input:
+//    the engine validates requests before they reach a backend.
+//
+// Thread-safety: a Backend belongs to one engine worker thread (DESIGN.md, "Threads").
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "kernels/tensor.h"
+
+namespace loom {
+
+// Rotary embedding parameters. `inv_freq` holds the per-pair inverse frequencies after
+// any rope scaling (linear, dynamic NTK, llama3) has been applied by the engine.
+// Pairs follow the Hugging Face "rotate_half" layout: element i pairs with i + dim/2.
+struct RopeParams {
+  Tensor inv_freq;  // [rotary_dim / 2] F32
+  int rotary_dim = 0;
+};
+
+// One layer's slice of the paged KV pool. Block b holds tokens
+// [b * block_size, (b + 1) * block_size) of whichever sequence owns it.
+struct KvCacheView {
+  Tensor k;  // [num_blocks, block_size, num_kv_heads, head_dim]
+  Tensor v;  // [num_blocks, block_size, num_kv_heads, head_dim]
+  int block_size() const { return static_cast<int>(k.dim(1)); }
+  int num_kv_heads() const { return static_cast<int>(k.dim(2)); }
+  int head_dim() const { return static_cast<int>(k.dim(3)); }
+};
+
+// The batch layout attention needs, in CSR form (DESIGN.md, "KV cache"). A batch holds
+// `num_seqs` sequences; sequence s contributes q_len(s) = q_indptr[s + 1] - q_indptr[s]
+// new query tokens (a prefill chunk, or 1 for decode) and attends to kv_len(s) cached
+// tokens, the new ones included:
+//   kv_len(s) = (kv_indptr[s + 1] - kv_indptr[s] - 1) * block_size + kv_last_block_len[s].
+// The new tokens are the last q_len(s) of those kv_len(s), so query token i of s sits at
+// position kv_len(s) - q_len(s) + i and attends causally to positions <= its own.
+struct AttentionBatch {
+  int num_seqs = 0;
+  Tensor q_indptr;           // [num_seqs + 1] I32
+  Tensor kv_indptr;          // [num_seqs + 1] I32, into kv_indices
+  Tensor kv_indices;         // [total blocks] I32, block ids of every sequence in order
+  Tensor kv_last_block_len;  // [num_seqs] I32, tokens used in each sequence's last block
+  // Host copies of the same arrays, for backends that plan on the host (the CPU backend
+  // reads these; a GPU backend may use them to pick a kernel).
+  const int32_t* host_q_indptr = nullptr;
+  const int32_t* host_kv_indptr = nullptr;
+  const int32_t* host_kv_indices = nullptr;
+  const int32_t* host_kv_last_block_len = nullptr;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  // "cpu" or "cuda:N".
+  virtual std::string name() const = 0;
+  // The dtype of activations, weights and the KV cache on this backend.
+  virtual DType activation_dtype() const = 0;
+
+  // --- memory ------------------------------------------------------------------------
+  // ResourceExhausted when the device cannot hold `bytes` more.
+  virtual absl::StatusOr<DeviceBuffer> Allocate(size_t bytes) = 0;
+  // Host -> device, `bytes` bytes at `dst` (which may point inside a buffer).
+  virtual void CopyToDevice(void* dst, const void* src, size_t bytes) = 0;
+  // Device -> host; waits for all queued work first.
+  virtual void CopyToHost(void* dst, const void* src, size_t bytes) = 0;
+
+  // --- model operations --------------------------------------------------------------
+  // out[t, :] = table[ids[t], :]: the embedding lookup, and any row gather.
+  // table: [vocab, hidden]; ids: [T] I32; out: [T, hidden]
+  virtual void Embedding(const Tensor& table, const Tensor& ids, Tensor out) = 0;
+
+  // out = x / rms(x) * weight, per row.  x, out: [T, hidden]; weight: [hidden]
+  virtual void RmsNorm(const Tensor& x, const Tensor& weight, float eps, Tensor out) = 0;
+
+  // The pre-norm residual step, fused: residual += x; x = RmsNorm(residual) * weight.
+  // x, residual: [T, hidden] (both updated in place); weight: [hidden]
+  virtual void AddRmsNorm(Tensor x, Tensor residual, const Tensor& weight, float eps) = 0;
+
+  // out = x @ weight^T (+ bias).  x: [T, in]; weight: [out, in] (the Hugging Face
+  // layout); bias: [out] or a null view (data == nullptr); out: [T, out]
+  virtual void Linear(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor out) = 0;
+
+  // The attention block works on the fused projection qkv: [T, heads + 2 * kv_heads,
+  // head_dim], holding for each token its `num_heads` query heads, then its kv_heads key
+  // heads, then its kv_heads value heads (the output of one matrix product).
+
+  // Rotates the query and key heads of qkv in place at the given positions.
+  // positions: [T] I32
+  virtual void Rope(Tensor qkv, int num_heads, const Tensor& positions, const RopeParams& rope) = 0;
+
+  // Stores the new tokens' key and value heads into the pool: token t goes to slot
+  // slots[t] = block * block_size + offset.  slots: [T] I32
+  virtual void WriteKvCache(const Tensor& qkv, int num_heads, const Tensor& slots,
+                            const KvCacheView& cache) = 0;
+
+  // Causal attention of each sequence's new queries (the query heads of qkv) over its
+  // paged keys and values (see AttentionBatch), with grouped-query sharing: query head h
+  // reads kv head h / (num_heads / kv_heads).  out: [T, num_heads, head_dim]
+  virtual void PagedAttention(const Tensor& qkv, int num_heads, const KvCacheView& cache,
+                              const AttentionBatch& batch, float scale, Tensor out) = 0;
+
+  // out = silu(x[:, :inter]) * x[:, inter:].  x: [T, 2 * inter]; out: [T, inter]
+  virtual void SiluAndMul(const Tensor& x, Tensor out) = 0;
+};
+
+}  // namespace loom

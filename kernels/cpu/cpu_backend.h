@@ -1,0 +1,38 @@
+// The CPU reference backend: plain loops in fp32, the oracle every other backend is
+// checked against (DESIGN.md, "Backends"). Weights, activations and the KV cache are
+// all F32; the engine widens bf16/fp16 checkpoints on upload.
+//
+// It is deliberately simple: one thread, no reordering beyond what keeps the matrix
+// products vectorizable. Results are deterministic for a given build.
+//
+// Thread-safety: worker-thread only, like every Backend.
+#pragma once
+
+#include <string>
+
+#include "kernels/backend.h"
+
+namespace loom {
+
+class CpuBackend final : public Backend {
+ public:
+  std::string name() const override { return "cpu"; }
+  DType activation_dtype() const override { return DType::kF32; }
+
+  absl::StatusOr<DeviceBuffer> Allocate(size_t bytes) override;
+  void CopyToDevice(void* dst, const void* src, size_t bytes) override;
+  void CopyToHost(void* dst, const void* src, size_t bytes) override;
+
+  void Embedding(const Tensor& table, const Tensor& ids, Tensor out) override;
+  void RmsNorm(const Tensor& x, const Tensor& weight, float eps, Tensor out) override;
+  void AddRmsNorm(Tensor x, Tensor residual, const Tensor& weight, float eps) override;
+  void Linear(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor out) override;
+  void Rope(Tensor qkv, int num_heads, const Tensor& positions, const RopeParams& rope) override;
+  void WriteKvCache(const Tensor& qkv, int num_heads, const Tensor& slots,
+                    const KvCacheView& cache) override;
+  void PagedAttention(const Tensor& qkv, int num_heads, const KvCacheView& cache,
+                      const AttentionBatch& batch, float scale, Tensor out) override;
+  void SiluAndMul(const Tensor& x, Tensor out) override;
+};
+
+}  // namespace loom

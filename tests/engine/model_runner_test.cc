@@ -1,0 +1,100 @@
+// The runner's batching must not change results: a prompt prefilled in small chunks,
+// with small blocks, or next to another sequence gives the logits it gives alone.
+#include "engine/model_runner.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "engine/model_loader.h"
+#include "kernels/cpu/cpu_backend.h"
+#include "tests/engine/model_test_util.h"
+
+namespace loom {
+namespace {
+
+LoadedModel Load(Backend* backend, EngineOptions options) {
+  auto model = LoadModel(testing::BundledModelDir(), backend, options);
+  EXPECT_TRUE(model.ok()) << model.status();
+  return *std::move(model);
+}
+
+std::vector<int32_t> RandomPrompt(int length, int vocab, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int32_t> dist(0, vocab - 1);
+  std::vector<int32_t> ids(length);
+  for (auto& id : ids) id = dist(rng);
+  return ids;
+}
+
+TEST(ModelRunnerTest, ChunkedPrefillAndBlockSizeDoNotChangeLogits) {
+  CpuBackend backend;
+  LoadedModel whole = Load(&backend, {.block_size = 64, .max_batch_size = 1});
+  LoadedModel chunked =
+      Load(&backend, {.block_size = 4, .max_batch_size = 1, .max_prefill_tokens = 7});
+  BlockPool whole_pool(whole.runner->options().num_blocks);
+  BlockPool chunked_pool(chunked.runner->options().num_blocks);
+  const auto prompt = RandomPrompt(45, whole.config.vocab_size, 17);
+  auto a = testing::RunGreedy(*whole.runner, whole_pool, prompt, 6);
+  auto b = testing::RunGreedy(*chunked.runner, chunked_pool, prompt, 6);
+  EXPECT_EQ(a.ids, b.ids);
+  for (size_t step = 0; step < a.logits.size(); ++step) {
+    for (size_t v = 0; v < a.logits[step].size(); ++v) {
+      ASSERT_NEAR(a.logits[step][v], b.logits[step][v], 1e-4) << "step " << step << " id " << v;
+    }
+  }
+}
+
+TEST(ModelRunnerTest, TwoSequencesInOneBatchMatchTheirSoloRuns) {
+  CpuBackend backend;
+  LoadedModel model = Load(&backend, {.block_size = 8, .max_batch_size = 2});
+  ModelRunner& runner = *model.runner;
+  BlockPool pool(runner.options().num_blocks);
+  const auto p0 = RandomPrompt(13, model.config.vocab_size, 1);
+  const auto p1 = RandomPrompt(21, model.config.vocab_size, 2);
+  auto solo0 = testing::RunGreedy(runner, pool, p0, 1);
+  auto solo1 = testing::RunGreedy(runner, pool, p1, 1);
+
+  auto b0 = pool.Allocate(2);
+  auto b1 = pool.Allocate(3);
+  ASSERT_TRUE(b0.ok() && b1.ok());
+  ForwardBatch batch;
+  batch.AddSequence(p0, 0, *b0, 8, true);
+  batch.AddSequence(p1, 0, *b1, 8, true);
+  auto logits = runner.Forward(batch);
+  ASSERT_TRUE(logits.ok()) << logits.status();
+  const size_t vocab = model.config.vocab_size;
+  ASSERT_EQ(logits->size(), 2 * vocab);
+  for (size_t v = 0; v < vocab; ++v) {
+    ASSERT_NEAR((*logits)[v], solo0.logits[0][v], 1e-4);
+    ASSERT_NEAR((*logits)[vocab + v], solo1.logits[0][v], 1e-4);
+  }
+}
+
+TEST(ModelRunnerTest, RejectsBadBatches) {
+  CpuBackend backend;
+  LoadedModel model =
+      Load(&backend, {.block_size = 8, .max_batch_size = 1, .max_prefill_tokens = 16});
+  ModelRunner& runner = *model.runner;
+  std::vector<int32_t> blocks = {0, 1, 2};
+
+  ForwardBatch too_long;
+  too_long.AddSequence(RandomPrompt(17, 100, 3), 0, blocks, 8, true);
+  EXPECT_EQ(runner.Forward(too_long).status().code(), absl::StatusCode::kInvalidArgument);
+
+  ForwardBatch bad_token;
+  bad_token.AddSequence(std::vector<int32_t>{5, model.config.vocab_size}, 0, blocks, 8, true);
+  auto status = runner.Forward(bad_token).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find("token id"), std::string::npos);
+
+  ForwardBatch bad_block;
+  std::vector<int32_t> outside = {runner.options().num_blocks};
+  bad_block.AddSequence(std::vector<int32_t>{1, 2}, 0, outside, 8, true);
+  status = runner.Forward(bad_block).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find("block"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace loom

@@ -1,0 +1,118 @@
+// Runs the real `loom` binary as a user would and checks what it prints.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+#include "nlohmann/json.hpp"
+
+namespace {
+
+struct CliResult {
+  int exit_code = -1;
+  std::string out;  // stdout and stderr together
+};
+
+CliResult Loom(const std::string& args) {
+  const std::string command = std::string(LOOM_BINARY) + " " + args + " 2>&1";
+  CliResult run;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return run;
+  std::array<char, 4096> buffer;
+  size_t n;
+  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) run.out.append(buffer.data(), n);
+  const int status = pclose(pipe);
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return run;
+}
+
+nlohmann::json Golden() {
+  std::ifstream in(std::string(LOOM_SOURCE_DIR) + "/tests/goldens/tiny-shakespeare-llama.json");
+  return nlohmann::json::parse(in);
+}
+
+TEST(CliTest, Version) {
+  CliResult run = Loom("--version");
+  EXPECT_EQ(run.exit_code, 0);
+  EXPECT_EQ(run.out.rfind("loom 0.", 0), 0u) << run.out;
+}
+
+TEST(CliTest, GenerateGreedyJsonOnTheBundledModelMatchesTransformers) {
+  const auto c = Golden()["cases"][0];
+  ASSERT_EQ(c["prompt"], "ROMEO:");
+  CliResult run = Loom("generate --prompt 'ROMEO:' --temperature 0 --max-tokens 48 --json");
+  ASSERT_EQ(run.exit_code, 0) << run.out;
+  auto out = nlohmann::json::parse(run.out);
+  EXPECT_EQ(out["prompt_ids"], c["prompt_ids"]);
+  EXPECT_EQ(out["output_ids"], c["greedy_ids"]);
+  EXPECT_EQ(out["text"], c["greedy_text"]);
+  EXPECT_EQ(out["finish_reason"], "length");
+  EXPECT_EQ(out["usage"]["completion_tokens"], 48);
+}
+
+TEST(CliTest, GeneratePlainPrintsPromptAndContinuation) {
+  CliResult run = Loom("generate --prompt 'The king' --max-tokens 20 --seed 3");
+  ASSERT_EQ(run.exit_code, 0) << run.out;
+  EXPECT_EQ(run.out.rfind("The king", 0), 0u) << run.out;
+  EXPECT_GT(run.out.size(), std::string("The king\n").size());
+}
+
+TEST(CliTest, SeededSamplingIsRepeatable) {
+  const std::string args =
+      "generate --prompt 'O' --temperature 0.9 --top-p 0.9 --top-k 50 "
+      "--seed 1234 --max-tokens 30 --json";
+  CliResult a = Loom(args);
+  CliResult b = Loom(args);
+  ASSERT_EQ(a.exit_code, 0) << a.out;
+  EXPECT_EQ(nlohmann::json::parse(a.out)["output_ids"], nlohmann::json::parse(b.out)["output_ids"]);
+}
+
+TEST(CliTest, GenerateFromPromptFile) {
+  const std::string path = ::testing::TempDir() + "/loom_cli_prompt.txt";
+  std::ofstream(path) << "ROMEO:";
+  CliResult run = Loom("generate --prompt-file " + path + " --temperature 0 --max-tokens 5 --json");
+  ASSERT_EQ(run.exit_code, 0) << run.out;
+  EXPECT_EQ(nlohmann::json::parse(run.out)["prompt_ids"], Golden()["cases"][0]["prompt_ids"]);
+}
+
+TEST(CliTest, TokenizeJson) {
+  CliResult run =
+      Loom(std::string("tokenize ") + LOOM_SOURCE_DIR +
+           "/models/tiny-shakespeare-llama --text 'ROMEO:' --add-special-tokens --json");
+  ASSERT_EQ(run.exit_code, 0) << run.out;
+  EXPECT_EQ(nlohmann::json::parse(run.out)["ids"], Golden()["cases"][0]["prompt_ids"]);
+}
+
+TEST(CliTest, CheckEnvReportsBuildFeatures) {
+  CliResult run = Loom("check-env");
+  EXPECT_EQ(run.exit_code, 0) << run.out;
+  EXPECT_NE(run.out.find("CUDA: "), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("backends: cpu"), std::string::npos) << run.out;
+}
+
+TEST(CliTest, ErrorsAreClearAndExitNonZero) {
+  CliResult missing = Loom("generate /nonexistent-model-dir --prompt hi");
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_NE(missing.out.find("/nonexistent-model-dir/config.json"), std::string::npos)
+      << missing.out;
+
+  CliResult no_prompt = Loom("generate");
+  EXPECT_NE(no_prompt.exit_code, 0);
+  EXPECT_NE(no_prompt.out.find("--prompt"), std::string::npos) << no_prompt.out;
+
+  CliResult both = Loom("generate --prompt a --prompt-file b");
+  EXPECT_NE(both.exit_code, 0);
+
+  CliResult bad_top_p = Loom("generate --prompt a --top-p 2");
+  EXPECT_NE(bad_top_p.exit_code, 0);
+  EXPECT_NE(bad_top_p.out.find("--top-p"), std::string::npos) << bad_top_p.out;
+
+  CliResult too_long = Loom("generate --prompt a --max-tokens 5000");
+  EXPECT_NE(too_long.exit_code, 0);
+  EXPECT_NE(too_long.out.find("session_len"), std::string::npos) << too_long.out;
+}
+
+}  // namespace
