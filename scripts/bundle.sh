@@ -24,6 +24,7 @@ executables=("$build/loom")
 for extra in ${BUNDLE_EXTRA:-}; do executables+=("$extra"); done
 for exe in "${executables[@]}"; do
   cp "$exe" "$out/bin/"
+  strip --strip-debug "$out/bin/$(basename "$exe")"
   # Libraries every Linux has, in a version at least as new as ours, stay behind.
   ldd "$exe" | awk '/=> \// {print $3}' |
     grep -vE '/(libc|libm|libdl|libpthread|librt|libstdc\+\+|libgcc_s|libcuda|ld-linux[^/]*)\.so' |

@@ -12,18 +12,17 @@ namespace {
 
 void RunCheckEnv() {
   std::cout << "loom " << kLoomVersion << " (commit " << kLoomCommit << ")\n";
-  std::cout << "backends: cpu"
-            <<
 #ifdef LOOM_HAVE_CUDA
-      ", cuda"
-#endif
-            << "\n";
-#ifdef LOOM_HAVE_CUDA
+  std::cout << "backends: cpu, cuda\n";
   const cuda::CudaEnvironment env = cuda::ProbeCudaEnvironment();
   std::cout << "CUDA: yes (built with runtime " << cuda::FormatCudaVersion(env.runtime_version)
             << "; driver "
             << (env.driver_version ? cuda::FormatCudaVersion(env.driver_version) : "not found")
             << ")\n";
+  if (env.driver_version == 0) {
+    std::cout << "GPUs: none (no NVIDIA driver found)\n";
+    return;
+  }
   auto gpus = cuda::ListGpus();
   if (!gpus.ok()) {
     std::cout << "GPUs: none (" << gpus.status().message() << ")\n";
@@ -37,6 +36,7 @@ void RunCheckEnv() {
               << " MiB free)\n";
   }
 #else
+  std::cout << "backends: cpu\n";
   std::cout << "CUDA: no (built without LOOM_CUDA)\nGPUs: not probed\n";
 #endif
 }

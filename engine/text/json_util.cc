@@ -10,6 +10,44 @@ namespace loom::text {
 
 using nlohmann::json;
 
+namespace {
+
+// Walks JSON text for nlohmann's parser. Being a type of this library, it gives the
+// parser an instantiation of its own, compiled with this library's optimization flags
+// (see CMakeLists.txt); parsing std::string input would share, and possibly link, an
+// unoptimized instantiation from some other translation unit.
+class JsonTextIterator {
+ public:
+  using iterator_category = std::forward_iterator_tag;
+  using value_type = char;
+  using difference_type = std::ptrdiff_t;
+  using pointer = const char*;
+  using reference = const char&;
+
+  explicit JsonTextIterator(const char* position) : position_(position) {}
+  reference operator*() const { return *position_; }
+  JsonTextIterator& operator++() {
+    ++position_;
+    return *this;
+  }
+  JsonTextIterator operator++(int) {
+    JsonTextIterator before = *this;
+    ++position_;
+    return before;
+  }
+  friend bool operator==(const JsonTextIterator&, const JsonTextIterator&) = default;
+
+ private:
+  const char* position_;
+};
+
+}  // namespace
+
+json ParseJson(std::string_view text) {
+  return json::parse(JsonTextIterator(text.data()), JsonTextIterator(text.data() + text.size()),
+                     nullptr, /*allow_exceptions=*/false);
+}
+
 JsonLocation JsonLocation::Key(std::string_view name) const {
   return JsonLocation(file_, key_.empty() ? std::string(name) : absl::StrCat(key_, ".", ToAbsl(name)));
 }
@@ -128,7 +166,12 @@ absl::StatusOr<int32_t> AsTokenId(const json& value, const JsonLocation& where) 
     return static_cast<int32_t>(id);
   }
   if (value.is_number_integer()) {
-    return where.Error(absl::StrCat("token id ", value.get<int64_t>(), " is negative"));
+    const auto id = value.get<int64_t>();
+    if (id < 0) return where.Error(absl::StrCat("token id ", id, " is negative"));
+    if (id >= std::numeric_limits<int32_t>::max()) {
+      return where.Error(absl::StrCat("token id ", id, " is too large"));
+    }
+    return static_cast<int32_t>(id);
   }
   return where.Error(absl::StrCat("expected a token id, got ", JsonTypeName(value)));
 }

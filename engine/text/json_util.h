@@ -39,6 +39,9 @@ class JsonLocation {
   std::string key_;
 };
 
+// Parses `text` without throwing; the result is_discarded() when `text` is not JSON.
+nlohmann::json ParseJson(std::string_view text);
+
 // A short name of the JSON type of `value` for error messages ("string", "object", ...).
 const char* JsonTypeName(const nlohmann::json& value);
 

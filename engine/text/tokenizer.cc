@@ -81,7 +81,7 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromJson(
       (std::filesystem::path(source) / "tokenizer_config.json").string();
   const JsonLocation root(tokenizer_file);
 
-  const json parsed = json::parse(tokenizer_json, nullptr, /*allow_exceptions=*/false);
+  const json parsed = text::ParseJson(tokenizer_json);
   if (parsed.is_discarded()) return root.Error("not valid JSON");
   if (absl::Status status = text::RequireObject(parsed, root); !status.ok()) return status;
   absl::StatusOr<text::TokenizerConfig> config =

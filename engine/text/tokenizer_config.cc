@@ -39,7 +39,7 @@ absl::StatusOr<TokenizerConfig> ParseTokenizerConfig(std::string_view json_text,
   TokenizerConfig config;
   if (json_text.empty()) return config;
   const JsonLocation root(file);
-  const json parsed = json::parse(json_text, nullptr, /*allow_exceptions=*/false);
+  const json parsed = ParseJson(json_text);
   if (parsed.is_discarded()) return root.Error("not valid JSON");
   if (absl::Status status = RequireObject(parsed, root); !status.ok()) return status;
 

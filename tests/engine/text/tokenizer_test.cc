@@ -60,7 +60,7 @@ json TinyTokenizerJson() {
       {"model",
        {{"type", "BPE"},
         {"vocab", vocab},
-        {"merges", {"h i", ByteLevelOf(" t"), ByteLevelOf(" t") + " h",
+        {"merges", {"h i", ByteLevelOf(" ") + " t", ByteLevelOf(" t") + " h",
                     ByteLevelOf(" th") + " e"}}}}};
 }
 
