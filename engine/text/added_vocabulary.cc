@@ -169,10 +169,10 @@ absl::StatusOr<std::vector<AddedToken>> AddedTokensFromJson(const json& list,
     absl::StatusOr<bool> special = OptionalBool(entry, "special", false, at);
     if (!special.ok()) return special.status();
     token.special = *special;
-    for (const Flag& flag : {Flag{"lstrip", false, &token.lstrip},
-                             Flag{"rstrip", false, &token.rstrip},
-                             Flag{"single_word", false, &token.single_word},
-                             Flag{"normalized", !token.special, &token.normalized}}) {
+    for (const Flag& flag :
+         {Flag{"lstrip", false, &token.lstrip}, Flag{"rstrip", false, &token.rstrip},
+          Flag{"single_word", false, &token.single_word},
+          Flag{"normalized", !token.special, &token.normalized}}) {
       absl::StatusOr<bool> value = OptionalBool(entry, flag.name, flag.fallback, at);
       if (!value.ok()) return value.status();
       *flag.value = *value;

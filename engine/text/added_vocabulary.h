@@ -44,7 +44,7 @@ absl::StatusOr<std::vector<AddedToken>> AddedTokensFromJson(const nlohmann::json
 
 // A piece of text, or an added token matched there.
 struct TextSegment {
-  std::string_view text;       // the piece (for a token: the matched span, with any strip)
+  std::string_view text;      // the piece (for a token: the matched span, with any strip)
   std::optional<TokenId> id;  // set when the piece is an added token
 };
 

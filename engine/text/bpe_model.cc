@@ -37,8 +37,64 @@ struct Candidate {
 
 }  // namespace
 
+std::optional<BpeMerge> ParseMergeLine(std::string_view line) {
+  const size_t space = line.find(' ');
+  if (space == std::string_view::npos || line.find(' ', space + 1) != std::string_view::npos) {
+    return std::nullopt;
+  }
+  return BpeMerge{std::string(line.substr(0, space)), std::string(line.substr(space + 1))};
+}
+
+namespace {
+
+absl::StatusOr<std::vector<std::pair<std::string, TokenId>>> VocabFromJson(
+    const json& vocab, const JsonLocation& where) {
+  if (!vocab.is_object()) {
+    return where.Error(
+        absl::StrCat("expected an object of token -> id, got ", JsonTypeName(vocab)));
+  }
+  std::vector<std::pair<std::string, TokenId>> entries;
+  entries.reserve(vocab.size());
+  for (auto it = vocab.begin(); it != vocab.end(); ++it) {
+    absl::StatusOr<TokenId> id = AsTokenId(it.value(), where.Key(it.key()));
+    if (!id.ok()) return id.status();
+    entries.emplace_back(it.key(), *id);
+  }
+  return entries;
+}
+
+absl::StatusOr<std::vector<BpeMerge>> MergesFromJson(const json& merges,
+                                                     const JsonLocation& where) {
+  if (!merges.is_array()) {
+    return where.Error(absl::StrCat("expected an array, got ", JsonTypeName(merges)));
+  }
+  std::vector<BpeMerge> entries;
+  entries.reserve(merges.size());
+  for (size_t rank = 0; rank < merges.size(); ++rank) {
+    const json& entry = merges[rank];
+    if (entry.is_string()) {
+      std::optional<BpeMerge> merge = ParseMergeLine(entry.get_ref<const std::string&>());
+      if (!merge.has_value()) {
+        return where.Index(rank).Error(
+            absl::StrCat("expected \"left right\" with one space, got \"",
+                         entry.get_ref<const std::string&>(), "\""));
+      }
+      entries.push_back(*std::move(merge));
+    } else if (entry.is_array() && entry.size() == 2 && entry[0].is_string() &&
+               entry[1].is_string()) {
+      entries.push_back({entry[0].get<std::string>(), entry[1].get<std::string>()});
+    } else {
+      return where.Index(rank).Error("expected \"left right\" or [\"left\", \"right\"]");
+    }
+  }
+  return entries;
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<BpeModel>> BpeModel::FromJson(const json& config,
-                                                             const JsonLocation& where) {
+                                                             const JsonLocation& where,
+                                                             BpeTables tables) {
   if (absl::Status status = RequireObject(config, where); !status.ok()) return status;
   absl::StatusOr<std::optional<std::string>> type = OptionalString(config, "type", where);
   if (!type.ok()) return type.status();
@@ -73,14 +129,25 @@ absl::StatusOr<std::unique_ptr<BpeModel>> BpeModel::FromJson(const json& config,
   if (!ignore_merges.ok()) return ignore_merges.status();
   model->ignore_merges_ = *ignore_merges;
 
-  absl::StatusOr<const json*> vocab = RequireMember(config, "vocab", where);
-  if (!vocab.ok()) return vocab.status();
-  if (absl::Status status = model->LoadVocab(**vocab, where.Key("vocab")); !status.ok()) {
+  if (!tables.vocab.has_value()) {
+    absl::StatusOr<const json*> vocab = RequireMember(config, "vocab", where);
+    if (!vocab.ok()) return vocab.status();
+    auto entries = VocabFromJson(**vocab, where.Key("vocab"));
+    if (!entries.ok()) return entries.status();
+    tables.vocab = *std::move(entries);
+  }
+  if (!tables.merges.has_value()) {
+    absl::StatusOr<const json*> merges = RequireMember(config, "merges", where);
+    if (!merges.ok()) return merges.status();
+    auto entries = MergesFromJson(**merges, where.Key("merges"));
+    if (!entries.ok()) return entries.status();
+    tables.merges = *std::move(entries);
+  }
+  if (absl::Status status = model->LoadVocab(*std::move(tables.vocab), where.Key("vocab"));
+      !status.ok()) {
     return status;
   }
-  absl::StatusOr<const json*> merges = RequireMember(config, "merges", where);
-  if (!merges.ok()) return merges.status();
-  if (absl::Status status = model->LoadMerges(**merges, where.Key("merges")); !status.ok()) {
+  if (absl::Status status = model->LoadMerges(*tables.merges, where.Key("merges")); !status.ok()) {
     return status;
   }
 
@@ -95,22 +162,17 @@ absl::StatusOr<std::unique_ptr<BpeModel>> BpeModel::FromJson(const json& config,
   return model;
 }
 
-absl::Status BpeModel::LoadVocab(const json& vocab, const JsonLocation& where) {
-  if (!vocab.is_object()) {
-    return where.Error(absl::StrCat("expected an object of token -> id, got ",
-                                    JsonTypeName(vocab)));
-  }
+absl::Status BpeModel::LoadVocab(std::vector<std::pair<std::string, TokenId>> vocab,
+                                 const JsonLocation& where) {
   vocab_.reserve(vocab.size());
   TokenId max_id = -1;
-  for (auto it = vocab.begin(); it != vocab.end(); ++it) {
-    absl::StatusOr<TokenId> id = AsTokenId(it.value(), where.Key(it.key()));
-    if (!id.ok()) return id.status();
-    vocab_.emplace(it.key(), *id);
-    max_id = std::max(max_id, *id);
+  for (auto& [token, id] : vocab) {
+    max_id = std::max(max_id, id);
+    vocab_.insert_or_assign(std::move(token), id);
   }
   if (static_cast<size_t>(max_id) + 1 > 2 * vocab_.size() + kMaxIdSlack) {
-    return where.Error(absl::StrCat("ids are too sparse: ", vocab_.size(),
-                                    " tokens with ids up to ", max_id));
+    return where.Error(
+        absl::StrCat("ids are too sparse: ", vocab_.size(), " tokens with ids up to ", max_id));
   }
   id_to_token_.resize(static_cast<size_t>(max_id + 1));
   for (const auto& [token, id] : vocab_) {
@@ -119,45 +181,25 @@ absl::Status BpeModel::LoadVocab(const json& vocab, const JsonLocation& where) {
   return absl::OkStatus();
 }
 
-absl::Status BpeModel::LoadMerges(const json& merges, const JsonLocation& where) {
-  if (!merges.is_array()) {
-    return where.Error(absl::StrCat("expected an array, got ", JsonTypeName(merges)));
-  }
+absl::Status BpeModel::LoadMerges(const std::vector<BpeMerge>& merges, const JsonLocation& where) {
   merges_.reserve(merges.size());
   const size_t prefix_length = continuing_subword_prefix_.size();
   std::string merged;
   for (size_t rank = 0; rank < merges.size(); ++rank) {
-    const json& entry = merges[rank];
-    std::string_view left;
-    std::string_view right;
-    if (entry.is_string()) {
-      const std::string& line = entry.get_ref<const std::string&>();
-      const size_t space = line.find(' ');
-      if (space == std::string::npos || line.find(' ', space + 1) != std::string::npos) {
-        return where.Index(rank).Error(
-            absl::StrCat("expected \"left right\" with one space, got \"", line, "\""));
-      }
-      left = std::string_view(line).substr(0, space);
-      right = std::string_view(line).substr(space + 1);
-    } else if (entry.is_array() && entry.size() == 2 && entry[0].is_string() &&
-               entry[1].is_string()) {
-      left = entry[0].get_ref<const std::string&>();
-      right = entry[1].get_ref<const std::string&>();
-    } else {
-      return where.Index(rank).Error("expected \"left right\" or [\"left\", \"right\"]");
-    }
+    const std::string& left = merges[rank].left;
+    const std::string& right = merges[rank].right;
     const std::optional<TokenId> left_id = TokenToId(left);
     const std::optional<TokenId> right_id = TokenToId(right);
     if (!left_id.has_value() || !right_id.has_value()) {
-      return where.Index(rank).Error(absl::StrCat(
-          "token \"", ToAbsl(left_id.has_value() ? right : left), "\" is not in the vocabulary"));
+      return where.Index(rank).Error(absl::StrCat("token \"", left_id.has_value() ? right : left,
+                                                  "\" is not in the vocabulary"));
     }
     if (right.size() < prefix_length) {
-      return where.Index(rank).Error(absl::StrCat("token \"", ToAbsl(right),
-                                                  "\" is shorter than the continuing prefix"));
+      return where.Index(rank).Error(
+          absl::StrCat("token \"", right, "\" is shorter than the continuing prefix"));
     }
     merged.assign(left);
-    merged.append(right.substr(prefix_length));
+    merged.append(right, prefix_length);
     const std::optional<TokenId> new_id = TokenToId(merged);
     if (!new_id.has_value()) {
       return where.Index(rank).Error(

@@ -30,13 +30,32 @@
 
 namespace loom::text {
 
+// One merge rule: the pair of tokens it joins.
+struct BpeMerge {
+  std::string left;
+  std::string right;
+};
+
+// Splits a merge written as "left right" (exactly one space); nullopt otherwise.
+std::optional<BpeMerge> ParseMergeLine(std::string_view line);
+
+// The vocabulary and the merges (in rank order) of a BPE model as flat lists. A reader
+// that streams tokenizer.json fills them instead of building a DOM of a million nodes;
+// what is left unset is read from the "model" object.
+struct BpeTables {
+  std::optional<std::vector<std::pair<std::string, TokenId>>> vocab;
+  std::optional<std::vector<BpeMerge>> merges;
+};
+
 class BpeModel {
  public:
-  // Builds the model from the tokenizer.json "model" object at `where`. Errors name the
-  // offending key: an unsupported type, a missing or malformed vocab or merges, a merge
-  // whose parts or result are not in the vocabulary.
+  // Builds the model from the tokenizer.json "model" object `config` at `where`, taking
+  // the vocabulary and merges from `tables` where set, else from `config`. Errors name
+  // the offending key: an unsupported type, a missing or malformed vocab or merges, a
+  // merge whose parts or result are not in the vocabulary.
   static absl::StatusOr<std::unique_ptr<BpeModel>> FromJson(const nlohmann::json& config,
-                                                            const JsonLocation& where);
+                                                            const JsonLocation& where,
+                                                            BpeTables tables = {});
 
   // Appends the ids of `word`. REQUIRES: `word` is valid UTF-8.
   // Errors: InvalidArgument when the unk token is needed but is not in the vocabulary.
@@ -60,8 +79,9 @@ class BpeModel {
   }
 
   BpeModel() = default;
-  absl::Status LoadVocab(const nlohmann::json& vocab, const JsonLocation& where);
-  absl::Status LoadMerges(const nlohmann::json& merges, const JsonLocation& where);
+  absl::Status LoadVocab(std::vector<std::pair<std::string, TokenId>> vocab,
+                         const JsonLocation& where);
+  absl::Status LoadMerges(const std::vector<BpeMerge>& merges, const JsonLocation& where);
   // Appends the initial symbols of `word` (before any merge) to `symbols`.
   absl::Status InitialSymbols(std::string_view word, std::vector<TokenId>* symbols) const;
   // Merges `symbols` in place by rank.

@@ -163,8 +163,7 @@ absl::StatusOr<std::unique_ptr<Decoder>> MakeReplace(const json& config,
   return std::make_unique<ReplaceDecoder>(*std::move(pattern), *std::move(content));
 }
 
-absl::StatusOr<std::unique_ptr<Decoder>> MakeStrip(const json& config,
-                                                   const JsonLocation& where) {
+absl::StatusOr<std::unique_ptr<Decoder>> MakeStrip(const json& config, const JsonLocation& where) {
   absl::StatusOr<std::string> content = RequireString(config, "content", where);
   if (!content.ok()) return content.status();
   if (content->empty() || Utf8SequenceLength(*content, 0) != content->size()) {
@@ -201,9 +200,9 @@ absl::StatusOr<std::unique_ptr<Decoder>> DecoderFromJson(const json& config,
   if (*type == "ByteFallback") return std::make_unique<ByteFallbackDecoder>();
   if (*type == "Fuse") return std::make_unique<FuseDecoder>();
   if (*type == "Strip") return MakeStrip(config, where);
-  return where.Key("type").Error(absl::StrCat(
-      "unsupported decoder \"", *type,
-      "\" (supported: ByteLevel, Replace, ByteFallback, Fuse, Strip, Sequence)"));
+  return where.Key("type").Error(
+      absl::StrCat("unsupported decoder \"", *type,
+                   "\" (supported: ByteLevel, Replace, ByteFallback, Fuse, Strip, Sequence)"));
 }
 
 }  // namespace loom::text

@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
+#include "engine/text/json_text_iterator.h"
 #include "engine/text/string_view_compat.h"
 #include "nlohmann/json.hpp"
 
@@ -10,46 +11,14 @@ namespace loom::text {
 
 using nlohmann::json;
 
-namespace {
-
-// Walks JSON text for nlohmann's parser. Being a type of this library, it gives the
-// parser an instantiation of its own, compiled with this library's optimization flags
-// (see CMakeLists.txt); parsing std::string input would share, and possibly link, an
-// unoptimized instantiation from some other translation unit.
-class JsonTextIterator {
- public:
-  using iterator_category = std::forward_iterator_tag;
-  using value_type = char;
-  using difference_type = std::ptrdiff_t;
-  using pointer = const char*;
-  using reference = const char&;
-
-  explicit JsonTextIterator(const char* position) : position_(position) {}
-  reference operator*() const { return *position_; }
-  JsonTextIterator& operator++() {
-    ++position_;
-    return *this;
-  }
-  JsonTextIterator operator++(int) {
-    JsonTextIterator before = *this;
-    ++position_;
-    return before;
-  }
-  friend bool operator==(const JsonTextIterator&, const JsonTextIterator&) = default;
-
- private:
-  const char* position_;
-};
-
-}  // namespace
-
 json ParseJson(std::string_view text) {
   return json::parse(JsonTextIterator(text.data()), JsonTextIterator(text.data() + text.size()),
                      nullptr, /*allow_exceptions=*/false);
 }
 
 JsonLocation JsonLocation::Key(std::string_view name) const {
-  return JsonLocation(file_, key_.empty() ? std::string(name) : absl::StrCat(key_, ".", ToAbsl(name)));
+  return JsonLocation(file_,
+                      key_.empty() ? std::string(name) : absl::StrCat(key_, ".", ToAbsl(name)));
 }
 
 JsonLocation JsonLocation::Index(size_t index) const {
@@ -111,8 +80,7 @@ absl::StatusOr<std::string> RequireString(const json& object, std::string_view n
   return AsString(**member, where.Key(name));
 }
 
-absl::StatusOr<std::optional<std::string>> OptionalString(const json& object,
-                                                          std::string_view name,
+absl::StatusOr<std::optional<std::string>> OptionalString(const json& object, std::string_view name,
                                                           const JsonLocation& where) {
   const json* member = FindMember(object, name);
   if (member == nullptr) return std::optional<std::string>();
@@ -126,8 +94,7 @@ absl::StatusOr<bool> OptionalBool(const json& object, std::string_view name, boo
   const json* member = FindMember(object, name);
   if (member == nullptr) return fallback;
   if (!member->is_boolean()) {
-    return where.Key(name).Error(
-        absl::StrCat("expected a boolean, got ", JsonTypeName(*member)));
+    return where.Key(name).Error(absl::StrCat("expected a boolean, got ", JsonTypeName(*member)));
   }
   return member->get<bool>();
 }
@@ -144,8 +111,7 @@ absl::StatusOr<int64_t> OptionalInt(const json& object, std::string_view name, i
     return static_cast<int64_t>(value);
   }
   if (!member->is_number_integer()) {
-    return where.Key(name).Error(
-        absl::StrCat("expected an integer, got ", JsonTypeName(*member)));
+    return where.Key(name).Error(absl::StrCat("expected an integer, got ", JsonTypeName(*member)));
   }
   return member->get<int64_t>();
 }

@@ -86,8 +86,8 @@ class LowercaseNormalizer final : public Normalizer {
       DecodeUtf8(*text, &pos);
       UErrorCode error = U_ZERO_ERROR;
       icu::StringByteSink<std::string> sink(&lowered);
-      icu::CaseMap::utf8ToLower("", 0, icu::StringPiece(text->data() + begin, pos - begin),
-                                sink, nullptr, error);
+      icu::CaseMap::utf8ToLower("", 0, icu::StringPiece(text->data() + begin, pos - begin), sink,
+                                nullptr, error);
       if (U_FAILURE(error)) {
         return absl::InternalError(absl::StrCat("ICU lowercase failed: ", u_errorName(error)));
       }

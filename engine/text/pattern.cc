@@ -18,8 +18,7 @@ struct Range {
 
 // Covers `text` with alternating non-matching and matching ranges (tokenizers'
 // Pattern::find_matches). An empty text yields one empty non-matching range.
-std::vector<Range> CoverText(size_t text_size, const std::vector<ByteRange>& matches,
-                             bool invert) {
+std::vector<Range> CoverText(size_t text_size, const std::vector<ByteRange>& matches, bool invert) {
   std::vector<Range> ranges;
   if (text_size == 0) {
     ranges.push_back({0, 0, invert});

@@ -144,8 +144,8 @@ absl::StatusOr<std::unique_ptr<PreTokenizer>> PreTokenizerFromJson(const json& c
   }
   if (*type == "Split") return MakeSplit(config, where);
   if (*type == "ByteLevel") return MakeByteLevel(config, where);
-  return where.Key("type").Error(absl::StrCat(
-      "unsupported pre-tokenizer \"", *type, "\" (supported: Sequence, Split, ByteLevel)"));
+  return where.Key("type").Error(absl::StrCat("unsupported pre-tokenizer \"", *type,
+                                              "\" (supported: Sequence, Split, ByteLevel)"));
 }
 
 }  // namespace loom::text

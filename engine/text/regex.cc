@@ -45,12 +45,11 @@ struct Regex::Code {
 absl::StatusOr<Regex> Regex::Compile(std::string_view pattern) {
   int error_code = 0;
   PCRE2_SIZE error_offset = 0;
-  pcre2_code* code =
-      pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
-                    PCRE2_UTF | PCRE2_UCP, &error_code, &error_offset, nullptr);
+  pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
+                                   PCRE2_UTF | PCRE2_UCP, &error_code, &error_offset, nullptr);
   if (code == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat("regex \"", ToAbsl(pattern), "\" does not compile at ",
-                                                   error_offset, ": ",
+    return absl::InvalidArgumentError(absl::StrCat("regex \"", ToAbsl(pattern),
+                                                   "\" does not compile at ", error_offset, ": ",
                                                    Pcre2ErrorMessage(error_code)));
   }
   auto owned = std::make_shared<Code>();
@@ -84,9 +83,8 @@ absl::Status Regex::FindAll(std::string_view text, std::vector<ByteRange>* match
     }
     if (rc == PCRE2_ERROR_NOMATCH) break;
     if (rc < 0) {
-      return absl::ResourceExhaustedError(absl::StrCat("regex \"", pattern_, "\" failed on ",
-                                                       text.size(), " bytes: ",
-                                                       Pcre2ErrorMessage(rc)));
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "regex \"", pattern_, "\" failed on ", text.size(), " bytes: ", Pcre2ErrorMessage(rc)));
     }
     const PCRE2_SIZE* ovector = pcre2_get_ovector_pointer(data.get());
     const size_t begin = ovector[0];

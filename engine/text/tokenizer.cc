@@ -17,6 +17,7 @@
 #include "engine/text/pre_tokenizer.h"
 #include "engine/text/string_view_compat.h"
 #include "engine/text/tokenizer_config.h"
+#include "engine/text/tokenizer_json.h"
 #include "engine/text/utf8.h"
 #include "nlohmann/json.hpp"
 
@@ -67,22 +68,22 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::Load(const std::filesystem
     }
     return FromJson(*tokenizer_json, config_json, dir.string());
   } catch (const std::exception& e) {
-    return absl::InternalError(absl::StrCat(dir.string(), ": loading the tokenizer failed: ",
-                                            e.what()));
+    return absl::InternalError(
+        absl::StrCat(dir.string(), ": loading the tokenizer failed: ", e.what()));
   }
 }
 
 absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromJson(
     std::string_view tokenizer_json, std::string_view tokenizer_config_json,
     std::string_view source) try {
-  const std::string tokenizer_file =
-      (std::filesystem::path(source) / "tokenizer.json").string();
+  const std::string tokenizer_file = (std::filesystem::path(source) / "tokenizer.json").string();
   const std::string config_file =
       (std::filesystem::path(source) / "tokenizer_config.json").string();
   const JsonLocation root(tokenizer_file);
 
-  const json parsed = text::ParseJson(tokenizer_json);
-  if (parsed.is_discarded()) return root.Error("not valid JSON");
+  absl::StatusOr<text::TokenizerJson> file = text::ParseTokenizerJson(tokenizer_json, root);
+  if (!file.ok()) return file.status();
+  const json& parsed = file->document;
   if (absl::Status status = text::RequireObject(parsed, root); !status.ok()) return status;
   absl::StatusOr<text::TokenizerConfig> config =
       text::ParseTokenizerConfig(tokenizer_config_json, config_file);
@@ -101,7 +102,7 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromJson(
   }
   absl::StatusOr<const json*> model = text::RequireMember(parsed, "model", root);
   if (!model.ok()) return model.status();
-  auto built_model = text::BpeModel::FromJson(**model, root.Key("model"));
+  auto built_model = text::BpeModel::FromJson(**model, root.Key("model"), std::move(file->tables));
   if (!built_model.ok()) return built_model.status();
   tokenizer->model_ = *std::move(built_model);
   if (const json* post = text::FindMember(parsed, "post_processor"); post != nullptr) {
@@ -121,9 +122,9 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromJson(
     if (!parsed_tokens.ok()) return parsed_tokens.status();
     added_tokens = *std::move(parsed_tokens);
   }
-  auto added = text::AddedVocabulary::Create(
-      std::move(added_tokens), tokenizer->normalizer_.get(),
-      {.split_special_tokens = config->split_special_tokens});
+  auto added =
+      text::AddedVocabulary::Create(std::move(added_tokens), tokenizer->normalizer_.get(),
+                                    {.split_special_tokens = config->split_special_tokens});
   if (!added.ok()) return root.Key("added_tokens").Error(added.status().message());
   tokenizer->added_vocabulary_ = std::make_unique<text::AddedVocabulary>(*std::move(added));
   tokenizer->vocab_size_ =

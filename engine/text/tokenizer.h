@@ -7,11 +7,11 @@
 // the key, never a silent mis-tokenization. See engine/text/*.h for each component.
 //
 // Encoding runs tokenizers' pipeline: added tokens are matched in the raw text
-// (leftmost-longest, honoring lstrip/rstrip/single_word/normalized; special tokens always,
-// as with split_special_tokens=False); the rest is normalized, searched for normalized
-// added tokens, pre-tokenized, and encoded word by word by the BPE model; then, with
-// add_special_tokens, the post-processor and tokenizer_config.json's add_bos_token /
-// add_eos_token add their tokens (each BOS/EOS at most once).
+// (leftmost-longest, honoring lstrip/rstrip/single_word/normalized; special tokens too,
+// unless tokenizer_config.json sets split_special_tokens); the rest is normalized,
+// searched for normalized added tokens, pre-tokenized, and encoded word by word by the
+// BPE model; then, with add_special_tokens, the post-processor and tokenizer_config.json's
+// add_bos_token / add_eos_token add their tokens (each BOS/EOS at most once).
 //
 // Thread-safety: immutable after Load()/FromJson(); every const method may be called
 // concurrently from any thread.
@@ -49,9 +49,9 @@ class Tokenizer {
 
   // As Load(), from in-memory JSON. `tokenizer_config_json` may be empty. Errors name
   // `source`/tokenizer.json or `source`/tokenizer_config.json.
-  static absl::StatusOr<std::unique_ptr<Tokenizer>> FromJson(
-      std::string_view tokenizer_json, std::string_view tokenizer_config_json,
-      std::string_view source);
+  static absl::StatusOr<std::unique_ptr<Tokenizer>> FromJson(std::string_view tokenizer_json,
+                                                             std::string_view tokenizer_config_json,
+                                                             std::string_view source);
 
   Tokenizer(const Tokenizer&) = delete;
   Tokenizer& operator=(const Tokenizer&) = delete;
@@ -61,15 +61,13 @@ class Tokenizer {
   // (e.g. BOS). Errors: InvalidArgument if `text` is not valid UTF-8 (naming the byte
   // offset); InvalidArgument if the BPE model needs an unk token that is not in its
   // vocabulary; ResourceExhausted if a pre-tokenizer regex hits PCRE2's limits.
-  absl::StatusOr<std::vector<TokenId>> Encode(std::string_view text,
-                                              bool add_special_tokens) const;
+  absl::StatusOr<std::vector<TokenId>> Encode(std::string_view text, bool add_special_tokens) const;
 
   // The text of `ids`: added tokens decode to their content (through the decoder, as in
   // tokenizers), special ones are dropped with `skip_special_tokens`, ids without a token
   // are skipped, and bytes that do not form valid UTF-8 become U+FFFD.
   // Errors: InvalidArgument naming the first id < 0 or >= vocab_size().
-  absl::StatusOr<std::string> Decode(std::span<const TokenId> ids,
-                                     bool skip_special_tokens) const;
+  absl::StatusOr<std::string> Decode(std::span<const TokenId> ids, bool skip_special_tokens) const;
 
   // The largest id of the model vocabulary and the added tokens, plus one.
   int32_t vocab_size() const { return vocab_size_; }

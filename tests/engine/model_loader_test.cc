@@ -31,6 +31,9 @@ struct Variant {
   bool sharded;
 };
 
+// Keeps test listings short: gtest would otherwise print the struct's bytes.
+void PrintTo(const Variant& v, std::ostream* os) { *os << v.name; }
+
 // A dense float64 Llama-family forward over a whole sequence; returns the logits of the
 // last position. Reads weights by Hugging Face name from `w`.
 class ReferenceModel {

@@ -59,8 +59,7 @@ TEST(AddedVocabularyTest, LstripAndRstripSwallowWhitespace) {
               ElementsAre(Piece{"a", -1}, Piece{" \t<mask>", 5}, Piece{" b", -1},
                           Piece{"</s>  \n ", 6}, Piece{"c", -1}));
   // lstrip never reaches back into a previous match.
-  EXPECT_THAT(Split(vocabulary, "</s> <mask>"),
-              ElementsAre(Piece{"</s> ", 6}, Piece{"<mask>", 5}));
+  EXPECT_THAT(Split(vocabulary, "</s> <mask>"), ElementsAre(Piece{"</s> ", 6}, Piece{"<mask>", 5}));
 }
 
 TEST(AddedVocabularyTest, SingleWordOnlyMatchesWholeWords) {
@@ -87,8 +86,8 @@ TEST(AddedVocabularyTest, NormalizedTokensMatchOnlyInNormalizedText) {
 TEST(AddedVocabularyTest, SplitSpecialTokensLeavesSpecialTokensAsText) {
   AddedToken special = Token(3, "<|endoftext|>");
   special.special = true;
-  const AddedVocabulary vocabulary = Make({special, Token(4, "<plain>")}, nullptr,
-                                          {.split_special_tokens = true});
+  const AddedVocabulary vocabulary =
+      Make({special, Token(4, "<plain>")}, nullptr, {.split_special_tokens = true});
   EXPECT_THAT(Split(vocabulary, "<|endoftext|><plain>"),
               ElementsAre(Piece{"<|endoftext|>", -1}, Piece{"<plain>", 4}));
 }

@@ -10,9 +10,9 @@
 namespace loom::text {
 namespace {
 
+using nlohmann::json;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-using nlohmann::json;
 
 absl::StatusOr<std::unique_ptr<BpeModel>> Build(const json& config) {
   return BpeModel::FromJson(config, JsonLocation("t.json", "model"));
@@ -35,12 +35,14 @@ const json kVocab = {{"a", 0}, {"b", 1}, {"c", 2}, {"ab", 3}, {"bc", 4}, {"abc",
 
 TEST(BpeModelTest, LowestRankMergesFirst) {
   // "b c" outranks "a b", so "abc" becomes a + bc and then abc.
-  auto bc_first = MustBuild({{"type", "BPE"}, {"vocab", kVocab}, {"merges", {"b c", "a b", "a bc"}}});
+  auto bc_first =
+      MustBuild({{"type", "BPE"}, {"vocab", kVocab}, {"merges", {"b c", "a b", "a bc"}}});
   ASSERT_NE(bc_first, nullptr);
   EXPECT_THAT(Tokenize(*bc_first, "abc"), ElementsAre(5));
   EXPECT_THAT(Tokenize(*bc_first, "abcab"), ElementsAre(5, 3));
   // With "a b" first the word becomes ab + c, and no merge joins those.
-  auto ab_first = MustBuild({{"type", "BPE"}, {"vocab", kVocab}, {"merges", {"a b", "b c", "a bc"}}});
+  auto ab_first =
+      MustBuild({{"type", "BPE"}, {"vocab", kVocab}, {"merges", {"a b", "b c", "a bc"}}});
   ASSERT_NE(ab_first, nullptr);
   EXPECT_THAT(Tokenize(*ab_first, "abc"), ElementsAre(3, 2));
 }
@@ -61,8 +63,8 @@ TEST(BpeModelTest, IgnoreMergesEmitsWholeVocabularyWords) {
 }
 
 TEST(BpeModelTest, UnknownCharactersUseUnkAndFuse) {
-  json config = {{"vocab", {{"<unk>", 0}, {"a", 1}}}, {"merges", json::array()},
-                 {"unk_token", "<unk>"}};
+  json config = {
+      {"vocab", {{"<unk>", 0}, {"a", 1}}}, {"merges", json::array()}, {"unk_token", "<unk>"}};
   EXPECT_THAT(Tokenize(*MustBuild(config), "axxa"), ElementsAre(1, 0, 0, 1));
   config["fuse_unk"] = true;
   EXPECT_THAT(Tokenize(*MustBuild(config), "axxa"), ElementsAre(1, 0, 1));
@@ -86,7 +88,9 @@ TEST(BpeModelTest, ByteFallbackSpellsUnknownCharactersAsBytes) {
     std::snprintf(name, sizeof(name), "<0x%02X>", b);
     vocab[name] = 2 + b;
   }
-  auto model = MustBuild({{"vocab", vocab}, {"merges", json::array()}, {"unk_token", "<unk>"},
+  auto model = MustBuild({{"vocab", vocab},
+                          {"merges", json::array()},
+                          {"unk_token", "<unk>"},
                           {"byte_fallback", true}});
   // é is C3 A9.
   EXPECT_THAT(Tokenize(*model, "a\xC3\xA9"), ElementsAre(1, 2 + 0xC3, 2 + 0xA9));
@@ -104,7 +108,9 @@ TEST(BpeModelTest, SubwordPrefixAndSuffix) {
 }
 
 TEST(BpeModelTest, EmptyPrefixAndSuffixAreNoOps) {
-  auto model = MustBuild({{"vocab", kVocab}, {"merges", {"a b"}}, {"continuing_subword_prefix", ""},
+  auto model = MustBuild({{"vocab", kVocab},
+                          {"merges", {"a b"}},
+                          {"continuing_subword_prefix", ""},
                           {"end_of_word_suffix", ""}});
   EXPECT_THAT(Tokenize(*model, "abc"), ElementsAre(3, 2));
 }

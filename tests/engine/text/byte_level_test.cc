@@ -45,7 +45,7 @@ TEST(ByteLevelTest, CharactersOutsideTheMapAreRejected) {
   EXPECT_EQ(CharToByte(U' '), std::nullopt);
   EXPECT_EQ(CharToByte(U'\u4F60'), std::nullopt);
   EXPECT_EQ(ByteLevelToBytes("ab c"), std::nullopt);  // ' ' itself is not an image
-  EXPECT_EQ(ByteLevelToBytes("\xC4\xA0hi"), " hi");    // "Ġhi"
+  EXPECT_EQ(ByteLevelToBytes("\xC4\xA0hi"), " hi");   // "Ġhi"
 }
 
 }  // namespace

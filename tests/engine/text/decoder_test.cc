@@ -27,9 +27,9 @@ const std::string kFffd(kReplacementCharacter);
 
 TEST(DecoderTest, ByteLevelMapsCharactersBackToBytes) {
   // "Hello", "Ġwor", "ld" and the two byte-level halves of "é" (C3 A9 -> "Ã", "©").
-  EXPECT_THAT(Decode(R"({"type": "ByteLevel"})",
-                     {"Hello", "\xC4\xA0wor", "ld", "\xC3\x83", "\xC2\xA9"}),
-              ElementsAre("Hello world\xC3\xA9"));
+  EXPECT_THAT(
+      Decode(R"({"type": "ByteLevel"})", {"Hello", "\xC4\xA0wor", "ld", "\xC3\x83", "\xC2\xA9"}),
+      ElementsAre("Hello world\xC3\xA9"));
 }
 
 TEST(DecoderTest, ByteLevelReplacesInvalidUtf8AndKeepsForeignTokens) {
@@ -51,15 +51,14 @@ TEST(DecoderTest, SentencePieceStyleSequence) {
 }
 
 TEST(DecoderTest, StripRemovesAtMostTheRequestedCount) {
-  EXPECT_THAT(Decode(R"({"type": "Strip", "content": "x", "start": 2, "stop": 1})",
-                     {"xxxaxx", "a"}),
-              ElementsAre("xax", "a"));
+  EXPECT_THAT(
+      Decode(R"({"type": "Strip", "content": "x", "start": 2, "stop": 1})", {"xxxaxx", "a"}),
+      ElementsAre("xax", "a"));
 }
 
 TEST(DecoderTest, UnsupportedTypeNamesTheKey) {
-  absl::StatusOr<std::unique_ptr<Decoder>> decoder =
-      DecoderFromJson(nlohmann::json::parse(R"({"type": "WordPiece"})"),
-                      JsonLocation("t.json", "decoder"));
+  absl::StatusOr<std::unique_ptr<Decoder>> decoder = DecoderFromJson(
+      nlohmann::json::parse(R"({"type": "WordPiece"})"), JsonLocation("t.json", "decoder"));
   ASSERT_FALSE(decoder.ok());
   EXPECT_THAT(std::string(decoder.status().message()),
               ::testing::HasSubstr("t.json: decoder.type: unsupported decoder \"WordPiece\""));

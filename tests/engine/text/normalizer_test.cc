@@ -47,9 +47,9 @@ TEST(NormalizerTest, PrependSkipsEmptyText) {
 }
 
 TEST(NormalizerTest, ReplaceStringAndRegex) {
-  EXPECT_EQ(Apply(*Build(R"({"type": "Replace", "pattern": {"String": " "}, "content": "_"})"),
-                  " a b "),
-            "_a_b_");
+  EXPECT_EQ(
+      Apply(*Build(R"({"type": "Replace", "pattern": {"String": " "}, "content": "_"})"), " a b "),
+      "_a_b_");
   EXPECT_EQ(Apply(*Build(R"({"type": "Replace", "pattern": {"Regex": "\\s+"}, "content": " "})"),
                   "a \t\n b"),
             "a b");

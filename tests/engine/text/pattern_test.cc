@@ -85,8 +85,7 @@ TEST(PatternTest, BadRegexNamesTheKey) {
 
 TEST(PatternTest, BehaviorNamesParse) {
   const JsonLocation where("t.json", "behavior");
-  EXPECT_EQ(SplitBehaviorFromJson("MergedWithNext", where).value(),
-            SplitBehavior::kMergedWithNext);
+  EXPECT_EQ(SplitBehaviorFromJson("MergedWithNext", where).value(), SplitBehavior::kMergedWithNext);
   EXPECT_FALSE(SplitBehaviorFromJson("Sideways", where).ok());
 }
 

@@ -50,9 +50,9 @@ TEST(PostProcessorTest, SequenceAndByteLevel) {
 }
 
 TEST(PostProcessorTest, BertProcessing) {
-  EXPECT_THAT(Process(R"({"type": "BertProcessing", "sep": ["[SEP]", 102], "cls": ["[CLS]", 101]})",
-                      {5}),
-              ElementsAre(101, 5, 102));
+  EXPECT_THAT(
+      Process(R"({"type": "BertProcessing", "sep": ["[SEP]", 102], "cls": ["[CLS]", 101]})", {5}),
+      ElementsAre(101, 5, 102));
 }
 
 TEST(PostProcessorTest, ErrorsNameTheKey) {

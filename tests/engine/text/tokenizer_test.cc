@@ -18,9 +18,9 @@
 namespace loom {
 namespace {
 
+using nlohmann::json;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-using nlohmann::json;
 
 constexpr TokenId kHi = 256;
 constexpr TokenId kSpaceThe = 259;
@@ -53,15 +53,17 @@ json TinyTokenizerJson() {
       {"pre_tokenizer", {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", true}}},
       {"post_processor",
        {{"type", "TemplateProcessing"},
-        {"single", {{{"SpecialToken", {{"id", "<|bos|>"}, {"type_id", 0}}}},
-                    {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}},
-        {"special_tokens", {{"<|bos|>", {{"id", "<|bos|>"}, {"ids", {kBos}}, {"tokens", {"<|bos|>"}}}}}}}},
+        {"single",
+         {{{"SpecialToken", {{"id", "<|bos|>"}, {"type_id", 0}}}},
+          {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}},
+        {"special_tokens",
+         {{"<|bos|>", {{"id", "<|bos|>"}, {"ids", {kBos}}, {"tokens", {"<|bos|>"}}}}}}}},
       {"decoder", {{"type", "ByteLevel"}}},
       {"model",
        {{"type", "BPE"},
         {"vocab", vocab},
-        {"merges", {"h i", ByteLevelOf(" ") + " t", ByteLevelOf(" t") + " h",
-                    ByteLevelOf(" th") + " e"}}}}};
+        {"merges",
+         {"h i", ByteLevelOf(" ") + " t", ByteLevelOf(" t") + " h", ByteLevelOf(" th") + " e"}}}}};
 }
 
 std::unique_ptr<Tokenizer> MustBuild(const json& tokenizer, const json& config = nullptr) {
@@ -127,8 +129,7 @@ TEST(TokenizerTest, DecodeRejectsOutOfRangeIds) {
     absl::StatusOr<std::string> text = tokenizer->Decode(ids, false);
     ASSERT_FALSE(text.ok());
     EXPECT_EQ(text.status().code(), absl::StatusCode::kInvalidArgument);
-    EXPECT_THAT(std::string(text.status().message()),
-                HasSubstr("token id " + std::to_string(bad)));
+    EXPECT_THAT(std::string(text.status().message()), HasSubstr("token id " + std::to_string(bad)));
   }
 }
 
@@ -161,8 +162,10 @@ TEST(TokenizerTest, ConfigBosIsNotAddedTwice) {
 TEST(TokenizerTest, ConfigAddsBosAndEosWithoutAPostProcessor) {
   json tokenizer_json = TinyTokenizerJson();
   tokenizer_json["post_processor"] = nullptr;
-  const json config = {{"bos_token", "<|bos|>"}, {"eos_token", "<|eos|>"},
-                       {"add_bos_token", true}, {"add_eos_token", true}};
+  const json config = {{"bos_token", "<|bos|>"},
+                       {"eos_token", "<|eos|>"},
+                       {"add_bos_token", true},
+                       {"add_eos_token", true}};
   const auto tokenizer = MustBuild(tokenizer_json, config);
   ASSERT_NE(tokenizer, nullptr);
   EXPECT_THAT(tokenizer->Encode("hi", true).value(), ElementsAre(kBos, kHi, kEos));
