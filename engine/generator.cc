@@ -21,7 +21,10 @@ const char* FinishReasonName(FinishReason reason) {
 }
 
 Generator::Generator(ModelRunner* runner, int session_len)
-    : runner_(runner), session_len_(session_len), pool_(runner->options().num_blocks) {}
+    : runner_(runner),
+      session_len_(session_len),
+      pool_(runner->options().num_blocks, runner->options().block_size,
+            /*enable_prefix_caching=*/false) {}
 
 absl::Status Generator::Validate(const GenerateRequest& request) const {
   if (request.prompt_ids.empty()) {
@@ -60,7 +63,7 @@ absl::StatusOr<GenerateResult> Generator::Generate(const GenerateRequest& reques
   // Blocks for the whole session up front: one request, so nothing to preempt.
   auto blocks = pool_.Allocate((max_len + block_size - 1) / block_size);
   if (!blocks.ok()) return blocks.status();
-  absl::Cleanup free_blocks = [&] { pool_.Free(*blocks); };
+  absl::Cleanup release_blocks = [&] { pool_.Release(*blocks); };
 
   Sampler sampler(request.sampling);
   GenerateResult result;

@@ -210,7 +210,7 @@ TEST_P(ModelLoaderTest, LogitsMatchADenseFloat64Forward) {
   std::uniform_int_distribution<int32_t> token(0, model->config.vocab_size - 1);
   std::vector<int32_t> prompt(11);
   for (auto& id : prompt) id = token(rng);
-  BlockPool pool(model->runner->options().num_blocks);
+  BlockPool pool = testing::PoolFor(*model->runner);
   auto trace = testing::RunGreedy(*model->runner, pool, prompt, 3);
   ASSERT_EQ(trace.ids.size(), 3u);
   // Step s saw the prompt plus the first s greedy ids.

@@ -32,8 +32,8 @@ TEST(ModelRunnerTest, ChunkedPrefillAndBlockSizeDoNotChangeLogits) {
   LoadedModel whole = Load(&backend, {.block_size = 64, .max_batch_size = 1});
   LoadedModel chunked =
       Load(&backend, {.block_size = 4, .max_batch_size = 1, .max_prefill_tokens = 7});
-  BlockPool whole_pool(whole.runner->options().num_blocks);
-  BlockPool chunked_pool(chunked.runner->options().num_blocks);
+  BlockPool whole_pool = testing::PoolFor(*whole.runner);
+  BlockPool chunked_pool = testing::PoolFor(*chunked.runner);
   const auto prompt = RandomPrompt(45, whole.config.vocab_size, 17);
   auto a = testing::RunGreedy(*whole.runner, whole_pool, prompt, 6);
   auto b = testing::RunGreedy(*chunked.runner, chunked_pool, prompt, 6);
@@ -49,7 +49,7 @@ TEST(ModelRunnerTest, TwoSequencesInOneBatchMatchTheirSoloRuns) {
   CpuBackend backend;
   LoadedModel model = Load(&backend, {.block_size = 8, .max_batch_size = 2});
   ModelRunner& runner = *model.runner;
-  BlockPool pool(runner.options().num_blocks);
+  BlockPool pool = testing::PoolFor(runner);
   const auto p0 = RandomPrompt(13, model.config.vocab_size, 1);
   const auto p1 = RandomPrompt(21, model.config.vocab_size, 2);
   auto solo0 = testing::RunGreedy(runner, pool, p0, 1);

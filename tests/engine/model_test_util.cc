@@ -41,7 +41,7 @@ GreedyTrace RunGreedy(ModelRunner& runner, BlockPool& pool, std::span<const int3
     trace.ids.push_back(next);
     tokens.push_back(next);
   }
-  pool.Free(*blocks);
+  pool.Release(*blocks);
   return trace;
 }
 

@@ -19,6 +19,12 @@ inline std::filesystem::path BundledModelDir() {
 // tests/goldens/tiny-shakespeare-llama.json, computed in float64 by transformers.
 nlohmann::json LoadTinyGolden();
 
+// A pool over the runner's whole KV pool, without prefix caching.
+inline BlockPool PoolFor(const ModelRunner& runner) {
+  return BlockPool(runner.options().num_blocks, runner.options().block_size,
+                   /*enable_prefix_caching=*/false);
+}
+
 struct GreedyTrace {
   std::vector<int32_t> ids;
   std::vector<std::vector<float>> logits;  // [steps][vocab]: the logits each id came from

@@ -48,7 +48,7 @@ TEST_F(ParityTest, PromptIdsMatch) {
 }
 
 TEST_F(ParityTest, LastLogitsAndGreedyTokensMatchTransformers) {
-  BlockPool pool(model_->runner->options().num_blocks);
+  BlockPool pool = testing::PoolFor(*model_->runner);
   for (const auto& c : (*golden_)["cases"]) {
     const auto prompt = c["prompt_ids"].get<std::vector<int32_t>>();
     const auto golden_ids = c["greedy_ids"].get<std::vector<int32_t>>();
