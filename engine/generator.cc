@@ -65,7 +65,7 @@ absl::StatusOr<GenerateResult> Generator::Generate(const GenerateRequest& reques
   if (!blocks.ok()) return blocks.status();
   absl::Cleanup release_blocks = [&] { pool_.Release(*blocks); };
 
-  Sampler sampler(request.sampling);
+  Sampler sampler(request.sampling, request.prompt_ids);
   GenerateResult result;
   std::vector<int32_t> tokens = request.prompt_ids;
   int cached = 0;  // tokens whose keys and values are in the pool
@@ -81,8 +81,10 @@ absl::StatusOr<GenerateResult> Generator::Generate(const GenerateRequest& reques
     cached = end;
     if (!last_chunk) continue;
 
-    const int32_t next = sampler.Sample(*logits);
+    SampledToken sampled = sampler.Sample(*logits);
+    const int32_t next = sampled.id;
     result.output_ids.push_back(next);
+    result.sampled.push_back(std::move(sampled));
     tokens.push_back(next);
     if (on_token) on_token(next);
     if (std::find(request.stop_token_ids.begin(), request.stop_token_ids.end(), next) !=

@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "engine/block_pool.h"
 #include "engine/model_runner.h"
+#include "engine/sampler.h"
 #include "engine/sampling_params.h"
 
 namespace loom {
@@ -28,7 +29,8 @@ enum class FinishReason { kStop, kLength };
 const char* FinishReasonName(FinishReason reason);  // "stop" | "length"
 
 struct GenerateResult {
-  std::vector<int32_t> output_ids;  // includes the stop token when one ended generation
+  std::vector<int32_t> output_ids;    // includes the stop token when one ended generation
+  std::vector<SampledToken> sampled;  // per output token: its logprob and alternatives
   FinishReason finish_reason = FinishReason::kLength;
 };
 
