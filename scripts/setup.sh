@@ -17,7 +17,7 @@ if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
 
 packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates
-  clang-format
+  clang-format clang libclang-rt-14-dev
   libabsl-dev nlohmann-json3-dev libpcre2-dev libicu-dev libspdlog-dev libfmt-dev
   libcli11-dev libyaml-cpp-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
