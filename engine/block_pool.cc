@@ -59,8 +59,8 @@ void BlockPool::Release(std::span<const int32_t> blocks) {
   }
 }
 
-std::vector<int32_t> BlockPool::AcquireCachedPrefix(std::span<const uint64_t> block_hashes,
-                                                    std::span<const int32_t> tokens) {
+std::vector<int32_t> BlockPool::PeekCachedPrefix(std::span<const uint64_t> block_hashes,
+                                                 std::span<const int32_t> tokens) const {
   std::vector<int32_t> out;
   if (!enable_prefix_caching_) return out;
   LOOM_CHECK(tokens.size() >= block_hashes.size() * block_size_);
@@ -70,13 +70,27 @@ std::vector<int32_t> BlockPool::AcquireCachedPrefix(std::span<const uint64_t> bl
     const int32_t b = it->second;
     const auto want = tokens.subspan(i * block_size_, block_size_);
     if (!std::equal(want.begin(), want.end(), TokensOf(b).begin())) break;  // a collision
+    out.push_back(b);
+  }
+  return out;
+}
+
+std::vector<int32_t> BlockPool::AcquireCachedPrefix(std::span<const uint64_t> block_hashes,
+                                                    std::span<const int32_t> tokens) {
+  std::vector<int32_t> out = PeekCachedPrefix(block_hashes, tokens);
+  for (int32_t b : out) {
     Block& block = blocks_[b];
     if (block.state == State::kCached) LruRemove(b);
     block.state = State::kActive;
     ++block.ref_count;
-    out.push_back(b);
   }
   return out;
+}
+
+int BlockPool::CountReleasable(std::span<const int32_t> blocks) const {
+  int n = 0;
+  for (int32_t b : blocks) n += blocks_[b].ref_count == 1;
+  return n;
 }
 
 void BlockPool::Publish(int32_t block, uint64_t hash, std::span<const int32_t> tokens) {

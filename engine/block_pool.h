@@ -58,6 +58,14 @@ class BlockPool {
   std::vector<int32_t> AcquireCachedPrefix(std::span<const uint64_t> block_hashes,
                                            std::span<const int32_t> tokens);
 
+  // What AcquireCachedPrefix would return now, without taking anything.
+  std::vector<int32_t> PeekCachedPrefix(std::span<const uint64_t> block_hashes,
+                                        std::span<const int32_t> tokens) const;
+
+  // How many of `blocks` would become available (Free or Cached) if released once: those
+  // held by a single reference.
+  int CountReleasable(std::span<const int32_t> blocks) const;
+
   // Records that Active `block` now holds the full block of `tokens` (block_size of them)
   // whose chained hash is `hash`, so later sequences can share it. If another block is
   // already published under that hash, nothing changes. REQUIRES: `block` is Active.

@@ -10,16 +10,6 @@
 
 namespace loom {
 
-const char* FinishReasonName(FinishReason reason) {
-  switch (reason) {
-    case FinishReason::kStop:
-      return "stop";
-    case FinishReason::kLength:
-      return "length";
-  }
-  return "unknown";
-}
-
 Generator::Generator(ModelRunner* runner, int session_len)
     : runner_(runner),
       session_len_(session_len),

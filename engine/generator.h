@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "engine/block_pool.h"
 #include "engine/model_runner.h"
+#include "engine/request.h"
 #include "engine/sampler.h"
 #include "engine/sampling_params.h"
 
@@ -23,10 +24,6 @@ struct GenerateRequest {
   int max_tokens = 128;
   std::vector<int32_t> stop_token_ids;  // e.g. the model's EOS ids; empty = none
 };
-
-enum class FinishReason { kStop, kLength };
-
-const char* FinishReasonName(FinishReason reason);  // "stop" | "length"
 
 struct GenerateResult {
   std::vector<int32_t> output_ids;    // includes the stop token when one ended generation

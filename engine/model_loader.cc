@@ -42,9 +42,11 @@ absl::StatusOr<LoadedModel> LoadModel(const std::filesystem::path& dir, Backend*
       .block_size = options.block_size,
       .num_blocks =
           options.num_blocks > 0 ? options.num_blocks : blocks_per_session * options.max_batch_size,
-      .max_num_tokens = options.max_prefill_tokens,
+      .max_num_tokens = options.max_prefill_tokens + options.max_batch_size,
       .max_num_seqs = options.max_batch_size,
   };
+  model.options = options;
+  model.options.num_blocks = runner_options.num_blocks;
   auto runner = ModelRunner::Create(model.config, *std::move(weights), backend, runner_options);
   if (!runner.ok()) return runner.status();
   model.runner = *std::move(runner);

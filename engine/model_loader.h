@@ -26,14 +26,17 @@ struct EngineOptions {
 struct LoadedModel {
   std::filesystem::path dir;
   ModelConfig config;
-  int session_len = 0;  // resolved from EngineOptions
+  EngineOptions options;  // as given, with num_blocks resolved
+  int session_len = 0;    // resolved from EngineOptions
   std::unique_ptr<Tokenizer> tokenizer;
   std::unique_ptr<ModelRunner> runner;
 };
 
 // Reads dir/config.json (+ generation_config.json), dir/tokenizer.json
 // (+ tokenizer_config.json) and the safetensors weights, and uploads them to `backend`,
-// which must outlive the result. Errors name the file and, for weights, the tensor.
+// which must outlive the result. The runner takes up to max_prefill_tokens +
+// max_batch_size tokens per step: a full prefill budget plus one decode per sequence.
+// Errors name the file and, for weights, the tensor.
 absl::StatusOr<LoadedModel> LoadModel(const std::filesystem::path& dir, Backend* backend,
                                       const EngineOptions& options);
 

@@ -12,10 +12,10 @@
 #include "absl/strings/str_cat.h"
 #include "engine/generator.h"
 #include "engine/model_loader.h"
+#include "engine/text/detokenizer.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "nlohmann/json.hpp"
 #include "tools/bundled_model.h"
-#include "tools/text_stream.h"
 
 namespace loom {
 namespace {
@@ -83,12 +83,23 @@ absl::Status RunGenerate(const GenerateFlags& flags) {
   request.stop_token_ids = model->config.eos_token_ids;
 
   Generator generator(model->runner.get(), model->session_len);
-  TextStream stream(*model->tokenizer);
+  // The prompt is context, so that the continuation's first word keeps its leading space.
+  auto stream =
+      Detokenizer::Create(*model->tokenizer, /*skip_special_tokens=*/true, request.prompt_ids);
+  if (!stream.ok()) return stream.status();
+  absl::Status stream_status;
   if (!flags.json) std::cout << *prompt << std::flush;
   auto result = generator.Generate(request, [&](int32_t id) {
-    if (!flags.json) std::cout << stream.Push(id) << std::flush;
+    if (flags.json || !stream_status.ok()) return;
+    absl::StatusOr<std::string> piece = stream->Push(id);
+    if (!piece.ok()) {
+      stream_status = piece.status();
+      return;
+    }
+    std::cout << *piece << std::flush;
   });
   if (!result.ok()) return result.status();
+  if (!stream_status.ok()) return stream_status;
 
   auto text = model->tokenizer->Decode(result->output_ids, /*skip_special_tokens=*/true);
   if (!text.ok()) return text.status();
@@ -105,7 +116,9 @@ absl::Status RunGenerate(const GenerateFlags& flags) {
     };
     std::cout << out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   } else {
-    std::cout << stream.Flush() << "\n";
+    absl::StatusOr<std::string> rest = stream->Finish();
+    if (!rest.ok()) return rest.status();
+    std::cout << *rest << "\n";
   }
   return absl::OkStatus();
 }

@@ -185,9 +185,15 @@ absl::StatusOr<std::vector<TokenId>> Tokenizer::Encode(std::string_view text,
         ids.push_back(*segment.id);
         continue;
       }
+      // Metaspace's "first" scheme needs to know whether this text starts the input.
+      // Offsets are not tracked through the normalizer: its output's start counts as
+      // the input's start.
+      bool at_input_start =
+          raw.text.data() == text.data() && segment.text.data() == normalized.data();
       words.assign(1, std::string(segment.text));
       if (pre_tokenizer_ != nullptr) {
-        if (absl::Status status = pre_tokenizer_->PreTokenize(&words); !status.ok()) {
+        if (absl::Status status = pre_tokenizer_->PreTokenize(&words, &at_input_start);
+            !status.ok()) {
           return status;
         }
       }
@@ -204,26 +210,34 @@ absl::StatusOr<std::vector<TokenId>> Tokenizer::Encode(std::string_view text,
   return ids;
 }
 
+absl::StatusOr<const std::string*> Tokenizer::TokenForDecode(TokenId id,
+                                                             bool skip_special_tokens) const {
+  if (id < 0 || id >= vocab_size_) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("token id ", id, " is out of range [0, ", vocab_size_, ")"));
+  }
+  if (const text::AddedToken* added = added_vocabulary_->FindById(id); added != nullptr) {
+    return skip_special_tokens && added->special ? nullptr : &added->content;
+  }
+  return model_->IdToToken(id);
+}
+
 absl::StatusOr<std::string> Tokenizer::Decode(std::span<const TokenId> ids,
                                               bool skip_special_tokens) const {
   std::vector<std::string> tokens;
   tokens.reserve(ids.size());
   for (const TokenId id : ids) {
-    if (id < 0 || id >= vocab_size_) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("token id ", id, " is out of range [0, ", vocab_size_, ")"));
-    }
-    if (const text::AddedToken* added = added_vocabulary_->FindById(id); added != nullptr) {
-      if (!(skip_special_tokens && added->special)) tokens.push_back(added->content);
-      continue;
-    }
-    if (const std::string* token = model_->IdToToken(id); token != nullptr) {
-      tokens.push_back(*token);
-    }
+    absl::StatusOr<const std::string*> token = TokenForDecode(id, skip_special_tokens);
+    if (!token.ok()) return token.status();
+    if (*token != nullptr) tokens.push_back(**token);
   }
   if (decoder_ == nullptr) return absl::StrJoin(tokens, " ");
   if (absl::Status status = decoder_->DecodeChain(&tokens); !status.ok()) return status;
   return absl::StrJoin(tokens, "");
+}
+
+std::unique_ptr<text::DecoderStream> Tokenizer::NewDecoderStream() const {
+  return std::make_unique<text::DecoderStream>(decoder_.get());
 }
 
 std::optional<TokenId> Tokenizer::TokenToId(std::string_view token) const {

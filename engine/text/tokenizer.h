@@ -1,10 +1,12 @@
 // A Hugging Face `tokenizer.json` tokenizer: text <-> token ids.
 //
-// Supported today: byte-level BPE as used by Llama 3, Qwen2/3 and GPT-2-style models,
-// plus the SentencePiece-style BPE pieces that are cheap to share (byte_fallback, the
-// Prepend/Replace normalizers, the Replace/ByteFallback/Fuse/Strip decoders). Anything
-// the file asks for that is not supported fails Load() with an error naming the file and
-// the key, never a silent mis-tokenization. See engine/text/*.h for each component.
+// Supported today: byte-level BPE as used by Llama 3, Qwen2/3, DeepSeek-V3 and GPT-2-style
+// models, and SentencePiece-style BPE as used by Llama 2, Mistral and other SentencePiece
+// conversions (byte_fallback, the Prepend/Replace normalizers, the Metaspace
+// pre-tokenizer, the Replace/ByteFallback/Fuse/Strip/Metaspace decoders). Anything the
+// file asks for that is not supported fails Load() with an error naming the file and the
+// key, never a silent mis-tokenization. See engine/text/*.h for each component, and
+// engine/text/detokenizer.h for decoding while the ids stream in.
 //
 // Encoding runs tokenizers' pipeline: added tokens are matched in the raw text
 // (leftmost-longest, honoring lstrip/rstrip/single_word/normalized; special tokens too,
@@ -34,6 +36,7 @@ namespace text {
 class AddedVocabulary;
 class BpeModel;
 class Decoder;
+class DecoderStream;
 class Normalizer;
 class PostProcessor;
 class PreTokenizer;
@@ -68,6 +71,17 @@ class Tokenizer {
   // are skipped, and bytes that do not form valid UTF-8 become U+FFFD.
   // Errors: InvalidArgument naming the first id < 0 or >= vocab_size().
   absl::StatusOr<std::string> Decode(std::span<const TokenId> ids, bool skip_special_tokens) const;
+
+  // The token string that Decode() hands to the decoder for `id`: an added token's
+  // content, else the model's token; nullptr when Decode() leaves `id` out (a special
+  // token with `skip_special_tokens`, or an id with no token). The string lives as long as
+  // the tokenizer. Errors: InvalidArgument for an id < 0 or >= vocab_size().
+  absl::StatusOr<const std::string*> TokenForDecode(TokenId id, bool skip_special_tokens) const;
+
+  // A new incremental form of this tokenizer's decoder (see text::DecoderStream): fed the
+  // TokenForDecode() strings of some ids, it yields exactly Decode() of those ids. It
+  // refers to the tokenizer, which must outlive it.
+  std::unique_ptr<text::DecoderStream> NewDecoderStream() const;
 
   // The largest id of the model vocabulary and the added tokens, plus one.
   int32_t vocab_size() const { return vocab_size_; }

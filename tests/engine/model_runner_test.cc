@@ -79,7 +79,9 @@ TEST(ModelRunnerTest, RejectsBadBatches) {
   std::vector<int32_t> blocks = {0, 1, 2};
 
   ForwardBatch too_long;
-  too_long.AddSequence(RandomPrompt(17, 100, 3), 0, blocks, 8, true);
+  std::vector<int32_t> many_blocks = {0, 1, 2, 3};
+  too_long.AddSequence(RandomPrompt(runner.options().max_num_tokens + 1, 100, 3), 0,
+                       many_blocks, 8, true);
   EXPECT_EQ(runner.Forward(too_long).status().code(), absl::StatusCode::kInvalidArgument);
 
   ForwardBatch bad_token;

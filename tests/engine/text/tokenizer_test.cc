@@ -211,7 +211,7 @@ TEST(TokenizerTest, MalformedFilesNameTheFileAndKey) {
               HasSubstr("src/tokenizer.json: model.vocab: missing required key"));
 
   json bad_pre = TinyTokenizerJson();
-  bad_pre["pre_tokenizer"] = {{"type", "Whitespace"}};
+  bad_pre["pre_tokenizer"] = {{"type", "BertPreTokenizer"}};
   EXPECT_THAT(BuildError(bad_pre.dump()),
               HasSubstr("src/tokenizer.json: pre_tokenizer.type: unsupported pre-tokenizer"));
 

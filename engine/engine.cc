@@ -1,0 +1,320 @@
+#include "engine/engine.h"
+
+#include <algorithm>
+#include <span>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "kernels/check.h"
+
+namespace loom {
+namespace {
+
+bool Contains(const std::vector<int32_t>& ids, int32_t id) {
+  return std::find(ids.begin(), ids.end(), id) != ids.end();
+}
+
+void Erase(std::vector<Sequence*>& list, Sequence* seq) {
+  list.erase(std::remove(list.begin(), list.end(), seq), list.end());
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(LoadedModel model,
+                                                       const EngineConfig& config) {
+  if (model.runner == nullptr || model.tokenizer == nullptr) {
+    return absl::InvalidArgumentError("engine: the model has no runner or tokenizer");
+  }
+  std::unique_ptr<Engine> engine(new Engine(std::move(model), config));
+  engine->PublishStats();
+  engine->worker_ = std::thread([e = engine.get()] { e->Run(); });
+  return engine;
+}
+
+Engine::Engine(LoadedModel model, const EngineConfig& config)
+    : model_(std::move(model)),
+      config_(config),
+      queue_(config.max_queued_requests, config.max_queued_tokens),
+      pool_(model_.options.num_blocks, model_.options.block_size, config.enable_prefix_caching),
+      kv_(&pool_),
+      scheduler_(SchedulerConfig{.max_batch_size = model_.options.max_batch_size,
+                                 .max_prefill_tokens = model_.options.max_prefill_tokens,
+                                 .block_size = model_.options.block_size},
+                 std::make_unique<FcfsPolicy>()) {}
+
+Engine::~Engine() {
+  queue_.Close();
+  if (worker_.joinable()) worker_.join();
+}
+
+absl::Status Engine::Validate(const Request& request) const {
+  if (request.prompt_ids.empty()) {
+    return absl::InvalidArgumentError("prompt: must hold at least one token");
+  }
+  const int vocab = model_.config.vocab_size;
+  for (int32_t id : request.prompt_ids) {
+    if (id < 0 || id >= vocab) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("prompt: token id ", id, " is outside the vocabulary [0, ", vocab, ")"));
+    }
+  }
+  for (int32_t id : request.stop.stop_token_ids) {
+    if (id < 0 || id >= vocab) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "stop_token_ids: token id ", id, " is outside the vocabulary [0, ", vocab, ")"));
+    }
+  }
+  if (request.stop.max_tokens < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_tokens: must be at least 1, got ", request.stop.max_tokens));
+  }
+  const int64_t total = static_cast<int64_t>(request.prompt_ids.size()) + request.stop.max_tokens;
+  if (total > model_.session_len) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "prompt (", request.prompt_ids.size(), " tokens) + max_tokens (", request.stop.max_tokens,
+        ") = ", total, " exceeds session_len ", model_.session_len));
+  }
+  const int64_t block_size = model_.options.block_size;
+  if ((total + block_size - 1) / block_size > model_.options.num_blocks) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("prompt + max_tokens = ", total, " tokens is more than the KV cache holds (",
+                     model_.options.num_blocks, " blocks of ", block_size, ")"));
+  }
+  if (auto status = ValidateSamplingParams(request.sampling); !status.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("sampling: ", status.message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<OutputChannel>> Engine::Submit(Request request) {
+  if (auto status = Validate(request); !status.ok()) return status;
+  auto channel = std::make_shared<OutputChannel>();
+  if (auto status = queue_.Push(QueuedRequest{
+          .request = std::move(request), .channel = channel, .arrival_time = absl::Now()});
+      !status.ok()) {
+    return status;
+  }
+  return channel;
+}
+
+EngineStats Engine::stats() const {
+  absl::MutexLock lock(&stats_mu_);
+  return stats_;
+}
+
+void Engine::Run() {
+  std::vector<QueuedRequest> incoming;
+  while (true) {
+    const bool idle = running_.empty() && waiting_.empty();
+    incoming.clear();
+    const bool open =
+        queue_.PopAll(idle ? absl::Milliseconds(100) : absl::ZeroDuration(), &incoming);
+    Admit(incoming);
+    if (!open) {
+      // Shutting down: everything still in flight ends as cancelled.
+      while (!sequences_.empty()) FinishSequence(*sequences_.front(), FinishReason::kCancelled);
+      PublishStats();
+      return;
+    }
+    ReapCancelledAndExpired();
+    if (!running_.empty() || !waiting_.empty()) Step();
+    PublishStats();
+  }
+}
+
+void Engine::Admit(std::vector<QueuedRequest>& incoming) {
+  for (QueuedRequest& q : incoming) {
+    auto detokenizer =
+        Detokenizer::Create(*model_.tokenizer, q.request.skip_special_tokens, q.request.prompt_ids);
+    if (!detokenizer.ok()) {
+      q.channel->Push(RequestOutput{.status = detokenizer.status()});
+      ++counters_.requests_failed;
+      continue;
+    }
+    auto seq = std::make_unique<Sequence>(std::move(q.request), std::move(q.channel),
+                                          next_arrival_++, q.arrival_time, *std::move(detokenizer));
+    waiting_.push_back(seq.get());
+    sequences_.push_back(std::move(seq));
+  }
+}
+
+void Engine::ReapCancelledAndExpired() {
+  const absl::Time now = absl::Now();
+  std::vector<Sequence*> cancelled, expired;
+  for (const auto& seq : sequences_) {
+    if (seq->channel->cancelled()) {
+      cancelled.push_back(seq.get());
+    } else if (!seq->admitted_once && seq->request.deadline.has_value() &&
+               *seq->request.deadline <= now) {
+      expired.push_back(seq.get());
+    }
+  }
+  for (Sequence* s : cancelled) FinishSequence(*s, FinishReason::kCancelled);
+  for (Sequence* s : expired) {
+    FailSequence(
+        *s, absl::DeadlineExceededError("the request's deadline passed before it was scheduled"));
+  }
+}
+
+void Engine::Step() {
+  BatchPlan plan = scheduler_.Plan(running_, waiting_, pool_);
+  if (plan.chunks.empty() && plan.preempted.empty()) {
+    // Nothing runs and the first waiting request does not fit in an empty pool. Submit
+    // rules this out, so it is a request the pool can never hold.
+    if (running_.empty() && !waiting_.empty()) {
+      Sequence* head = *std::min_element(
+          waiting_.begin(), waiting_.end(),
+          [](const Sequence* a, const Sequence* b) { return a->arrival < b->arrival; });
+      FailSequence(*head, absl::ResourceExhaustedError("the KV cache cannot hold this request"));
+    }
+    return;
+  }
+  std::vector<Sequence*> first_admissions;
+  for (const ScheduledChunk& c : plan.chunks) {
+    if (c.admit && !c.seq->admitted_once) first_admissions.push_back(c.seq);
+  }
+  kv_.Commit(plan);
+  counters_.num_preemptions += static_cast<int64_t>(plan.preempted.size());
+  for (Sequence* s : first_admissions) {
+    counters_.prefix_cache_queries += s->num_prompt_tokens;
+    counters_.prefix_cache_hits += s->num_cached_prompt_tokens;
+  }
+  for (Sequence* s : plan.preempted) {
+    Erase(running_, s);
+    waiting_.push_back(s);
+  }
+  for (const ScheduledChunk& c : plan.chunks) {
+    if (!c.admit) continue;
+    Erase(waiting_, c.seq);
+    running_.push_back(c.seq);
+  }
+  if (plan.chunks.empty()) return;
+
+  const int block_size = model_.options.block_size;
+  ForwardBatch batch;
+  for (const ScheduledChunk& c : plan.chunks) {
+    batch.AddSequence(std::span<const int32_t>(c.seq->tokens).subspan(c.start, c.num_tokens),
+                      c.start, c.seq->blocks, block_size, c.samples());
+  }
+  auto logits = model_.runner->Forward(batch);
+  if (!logits.ok()) {
+    for (const ScheduledChunk& c : plan.chunks) {
+      FailSequence(*c.seq, absl::InternalError(
+                               absl::StrCat("forward step failed: ", logits.status().message())));
+    }
+    return;
+  }
+  ++counters_.num_steps;
+
+  const size_t vocab = static_cast<size_t>(model_.config.vocab_size);
+  size_t row = 0;
+  std::vector<std::pair<Sequence*, FinishReason>> finished;
+  for (const ScheduledChunk& c : plan.chunks) {
+    kv_.Finish(c);
+    if (!c.samples()) continue;
+    Sequence& seq = *c.seq;
+    const std::span<const float> row_logits = logits->subspan(row++ * vocab, vocab);
+    if (auto reason = SampleNext(seq, row_logits); reason.has_value()) {
+      finished.emplace_back(&seq, *reason);
+    } else if (!seq.pending.token_ids.empty()) {
+      seq.channel->Push(std::exchange(seq.pending, RequestOutput{}));
+    }
+  }
+  for (auto [seq, reason] : finished) FinishSequence(*seq, reason);
+}
+
+std::optional<FinishReason> Engine::SampleNext(Sequence& seq, std::span<const float> logits) {
+  const SampledToken token = seq.sampler.Sample(logits);
+  seq.tokens.push_back(token.id);
+  ++counters_.generation_tokens;
+  seq.pending.token_ids.push_back(token.id);
+  if (seq.request.sampling.logprobs > 0) seq.pending.logprobs.push_back(token);
+
+  std::optional<FinishReason> reason;
+  const StopConditions& stop = seq.request.stop;
+  if (Contains(stop.stop_token_ids, token.id) ||
+      (!stop.ignore_eos && Contains(model_.config.eos_token_ids, token.id))) {
+    reason = FinishReason::kStop;
+  }
+  auto piece = seq.detokenizer.Push(token.id);
+  if (piece.ok()) {
+    StopStrings::Result r = seq.stop_strings.Push(*piece);
+    seq.pending.text += r.text;
+    if (r.match.has_value()) {
+      seq.stopped_by_string = true;
+      reason = FinishReason::kStop;
+    }
+  }
+  if (!reason.has_value() && seq.num_output_tokens() >= stop.max_tokens) {
+    reason = FinishReason::kLength;
+  }
+  return reason;
+}
+
+void Engine::FinishSequence(Sequence& seq, FinishReason reason) {
+  if (reason != FinishReason::kCancelled && !seq.stopped_by_string) {
+    // Text still held back: the detokenizer's unfinished characters, then whatever the
+    // stop strings were holding as a possible start.
+    auto rest = seq.detokenizer.Finish();
+    if (rest.ok()) {
+      StopStrings::Result r = seq.stop_strings.Push(*rest);
+      seq.pending.text += r.text;
+      if (!r.match.has_value()) seq.pending.text += seq.stop_strings.Flush();
+    }
+  }
+  seq.pending.finished = true;
+  seq.pending.finish_reason = reason;
+  seq.pending.usage = Usage{.prompt_tokens = seq.num_prompt_tokens,
+                            .completion_tokens = seq.num_output_tokens(),
+                            .cached_prompt_tokens = seq.num_cached_prompt_tokens};
+  switch (reason) {
+    case FinishReason::kStop:
+      ++counters_.requests_finished_stop;
+      break;
+    case FinishReason::kLength:
+      ++counters_.requests_finished_length;
+      break;
+    case FinishReason::kCancelled:
+      ++counters_.requests_cancelled;
+      break;
+  }
+  counters_.prompt_tokens += seq.num_prompt_tokens;
+  EndSequence(seq, std::exchange(seq.pending, RequestOutput{}));
+}
+
+void Engine::FailSequence(Sequence& seq, absl::Status status) {
+  ++counters_.requests_failed;
+  EndSequence(seq, RequestOutput{.status = std::move(status)});
+}
+
+void Engine::EndSequence(Sequence& seq, RequestOutput final_output) {
+  // Blocks and stats first: whoever reads the final output then sees them settled.
+  std::shared_ptr<OutputChannel> channel = seq.channel;
+  Remove(&seq);
+  PublishStats();
+  channel->Push(std::move(final_output));
+}
+
+void Engine::Remove(Sequence* seq) {
+  kv_.Release(*seq);
+  Erase(running_, seq);
+  Erase(waiting_, seq);
+  sequences_.erase(std::find_if(sequences_.begin(), sequences_.end(),
+                                [seq](const auto& s) { return s.get() == seq; }));
+}
+
+void Engine::PublishStats() {
+  EngineStats s = counters_;
+  s.num_requests_running = static_cast<int>(running_.size());
+  s.num_requests_waiting = static_cast<int>(waiting_.size()) + queue_.num_requests();
+  s.num_blocks = pool_.num_blocks();
+  s.num_blocks_free = pool_.num_blocks_free();
+  s.num_blocks_active = pool_.num_blocks_active();
+  s.num_blocks_cached = pool_.num_blocks_cached();
+  s.kv_cache_usage_ratio =
+      s.num_blocks > 0 ? static_cast<double>(s.num_blocks_active) / s.num_blocks : 0.0;
+  absl::MutexLock lock(&stats_mu_);
+  stats_ = s;
+}
+
+}  // namespace loom

@@ -1,0 +1,94 @@
+// The engine of one model replica: requests in, streamed tokens and text out.
+//
+// Submit() validates a request and queues it; one worker thread, started by Create()
+// and stopped by the destructor, runs continuous batching over the model's paged KV
+// pool (Scheduler, KvCacheManager, ModelRunner) and pushes each request's tokens and
+// text into its OutputChannel. Cancel a request through its channel.
+//
+// Thread-safety: Submit() and stats() may be called from any thread. The worker thread
+// owns the scheduler, the KV state and the model runner (DESIGN.md, "Threads"). A
+// request's final output is pushed after its blocks are released and stats() shows it.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <span>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "engine/block_pool.h"
+#include "engine/engine_stats.h"
+#include "engine/kv_cache_manager.h"
+#include "engine/model_loader.h"
+#include "engine/output_channel.h"
+#include "engine/request.h"
+#include "engine/request_queue.h"
+#include "engine/scheduler.h"
+#include "engine/sequence.h"
+
+namespace loom {
+
+struct EngineConfig {
+  bool enable_prefix_caching = true;
+  int max_queued_requests = 1024;
+  int64_t max_queued_tokens = 1 << 22;
+};
+
+class Engine {
+ public:
+  // Takes the model, whose options (LoadModel's EngineOptions) give max_batch_size,
+  // max_prefill_tokens, block_size and the KV pool, and starts the worker thread.
+  static absl::StatusOr<std::unique_ptr<Engine>> Create(LoadedModel model,
+                                                        const EngineConfig& config);
+  // Stops the worker. Requests still in flight end with FinishReason::kCancelled.
+  ~Engine();
+
+  // Queues `request` and returns the channel its outputs arrive on.
+  // InvalidArgument naming the field: an empty prompt, a token id outside the
+  // vocabulary, max_tokens < 1, prompt + max_tokens over session_len or over what the KV
+  // pool can hold, bad sampling parameters. ResourceExhausted when the queue is full.
+  absl::StatusOr<std::shared_ptr<OutputChannel>> Submit(Request request);
+
+  EngineStats stats() const;
+  const LoadedModel& model() const { return model_; }
+
+ private:
+  Engine(LoadedModel model, const EngineConfig& config);
+  absl::Status Validate(const Request& request) const;
+  void Run();
+  void Admit(std::vector<QueuedRequest>& incoming);
+  void ReapCancelledAndExpired();
+  void Step();
+  // Samples the next token of a sequence whose chunk reached its end, adds its text to
+  // the pending output, and says why the sequence ends, if it does.
+  std::optional<FinishReason> SampleNext(Sequence& seq, std::span<const float> logits);
+  void FinishSequence(Sequence& seq, FinishReason reason);
+  void FailSequence(Sequence& seq, absl::Status status);
+  // Releases the sequence, publishes stats, then pushes its last output.
+  void EndSequence(Sequence& seq, RequestOutput final_output);
+  void Remove(Sequence* seq);
+  void PublishStats();
+
+  LoadedModel model_;
+  const EngineConfig config_;
+  RequestQueue queue_;
+  std::thread worker_;
+
+  // Worker-thread state.
+  BlockPool pool_;
+  KvCacheManager kv_;
+  Scheduler scheduler_;
+  std::vector<std::unique_ptr<Sequence>> sequences_;  // owns every live sequence
+  std::vector<Sequence*> running_;
+  std::vector<Sequence*> waiting_;
+  int64_t next_arrival_ = 0;
+  EngineStats counters_;  // the counters part, updated by the worker
+
+  mutable absl::Mutex stats_mu_;
+  EngineStats stats_ ABSL_GUARDED_BY(stats_mu_);
+};
+
+}  // namespace loom

@@ -1,0 +1,31 @@
+// A snapshot of one engine's state and counters. The engine fills it; server/ exports
+// it as Prometheus metrics (no Prometheus type appears in engine/). Counters only grow.
+#pragma once
+
+#include <cstdint>
+
+namespace loom {
+
+struct EngineStats {
+  // Gauges.
+  int num_requests_running = 0;
+  int num_requests_waiting = 0;  // queued or waiting for admission (preempted included)
+  int num_blocks = 0;
+  int num_blocks_free = 0;
+  int num_blocks_active = 0;
+  int num_blocks_cached = 0;
+  double kv_cache_usage_ratio = 0.0;  // active / all blocks
+  // Counters.
+  int64_t prefix_cache_queries = 0;  // prompt tokens looked up at first admission
+  int64_t prefix_cache_hits = 0;     // ... of which served from cached blocks
+  int64_t num_preemptions = 0;
+  int64_t prompt_tokens = 0;      // of finished requests
+  int64_t generation_tokens = 0;  // sampled, over all requests
+  int64_t requests_finished_stop = 0;
+  int64_t requests_finished_length = 0;
+  int64_t requests_cancelled = 0;
+  int64_t requests_failed = 0;  // deadline passed in the queue, or an internal error
+  int64_t num_steps = 0;
+};
+
+}  // namespace loom

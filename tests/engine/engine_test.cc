@@ -1,0 +1,292 @@
+// The engine end to end on the bundled model (CPU backend): continuous batching must
+// give every request exactly the tokens it gets alone, whatever shares its batch, with
+// prefix caching, preemption, cancellation and stop strings in play.
+#include "engine/engine.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <random>
+#include <thread>
+
+#include "engine/generator.h"
+#include "kernels/cpu/cpu_backend.h"
+#include "tests/engine/model_test_util.h"
+
+namespace loom {
+namespace {
+
+struct Outcome {
+  std::vector<int32_t> ids;
+  std::string text;
+  RequestOutput final;
+};
+
+// Reads a channel to its end.
+Outcome Drain(OutputChannel& channel) {
+  Outcome out;
+  while (auto o = channel.Next()) {
+    out.ids.insert(out.ids.end(), o->token_ids.begin(), o->token_ids.end());
+    out.text += o->text;
+    if (o->finished || !o->status.ok()) out.final = *o;
+  }
+  return out;
+}
+
+class EngineTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<Engine> MakeEngine(EngineOptions options, EngineConfig config = {}) {
+    auto model = LoadModel(testing::BundledModelDir(), &backend_, options);
+    EXPECT_TRUE(model.ok()) << model.status();
+    auto engine = Engine::Create(*std::move(model), config);
+    EXPECT_TRUE(engine.ok()) << engine.status();
+    return *std::move(engine);
+  }
+
+  // Greedy ids of `prompt` generated alone by the single-sequence generator.
+  std::vector<int32_t> Solo(const std::vector<int32_t>& prompt, int max_tokens) {
+    if (!solo_model_) {
+      auto model = LoadModel(testing::BundledModelDir(), &backend_,
+                             EngineOptions{.block_size = 16, .max_batch_size = 1});
+      EXPECT_TRUE(model.ok());
+      solo_model_ = std::make_unique<LoadedModel>(*std::move(model));
+    }
+    Generator generator(solo_model_->runner.get(), solo_model_->session_len);
+    GenerateRequest r{
+        .prompt_ids = prompt, .sampling = {.temperature = 0.0f}, .max_tokens = max_tokens};
+    auto result = generator.Generate(r);
+    EXPECT_TRUE(result.ok()) << result.status();
+    return result->output_ids;
+  }
+
+  static Request Greedy(std::vector<int32_t> prompt, int max_tokens) {
+    Request r;
+    r.prompt_ids = std::move(prompt);
+    r.sampling.temperature = 0.0f;
+    r.stop.max_tokens = max_tokens;
+    r.stop.ignore_eos = true;
+    return r;
+  }
+
+  std::vector<int32_t> RandomPrompt(std::mt19937& rng, int length) {
+    std::uniform_int_distribution<int32_t> token(0, 2042);  // below the special tokens
+    std::vector<int32_t> ids(length);
+    for (auto& id : ids) id = token(rng);
+    return ids;
+  }
+
+  CpuBackend backend_;
+  std::unique_ptr<LoadedModel> solo_model_;
+};
+
+TEST_F(EngineTest, ConcurrentGreedyRequestsMatchTheirSoloRuns) {
+  auto engine = MakeEngine({.block_size = 16,
+                            .session_len = 256,
+                            .max_batch_size = 8,
+                            .max_prefill_tokens = 64,
+                            .num_blocks = 64});
+  std::mt19937 rng(1);
+  std::vector<std::pair<Request, std::shared_ptr<OutputChannel>>> requests;
+  for (int i = 0; i < 32; ++i) {
+    Request r = Greedy(RandomPrompt(rng, 1 + rng() % 90), 4 + rng() % 20);
+    auto channel = engine->Submit(r);
+    ASSERT_TRUE(channel.ok()) << channel.status();
+    requests.emplace_back(std::move(r), *channel);
+  }
+  for (auto& [request, channel] : requests) {
+    Outcome out = Drain(*channel);
+    ASSERT_TRUE(out.final.status.ok()) << out.final.status;
+    EXPECT_EQ(out.ids, Solo(request.prompt_ids, request.stop.max_tokens));
+    EXPECT_EQ(out.final.finish_reason, FinishReason::kLength);
+    EXPECT_EQ(out.final.usage.completion_tokens, request.stop.max_tokens);
+    EXPECT_EQ(out.final.usage.prompt_tokens, static_cast<int>(request.prompt_ids.size()));
+  }
+  const EngineStats stats = engine->stats();
+  EXPECT_EQ(stats.requests_finished_length, 32);
+  EXPECT_EQ(stats.num_blocks_active, 0);
+}
+
+TEST_F(EngineTest, SharedPrefixReusesCachedBlocks) {
+  auto engine =
+      MakeEngine({.block_size = 16, .session_len = 256, .max_batch_size = 4, .num_blocks = 32});
+  std::mt19937 rng(2);
+  const std::vector<int32_t> prefix = RandomPrompt(rng, 3 * 16);
+  std::vector<int32_t> a = prefix, b = prefix;
+  for (int32_t t : RandomPrompt(rng, 5)) a.push_back(t);
+  for (int32_t t : RandomPrompt(rng, 9)) b.push_back(t);
+
+  auto first = engine->Submit(Greedy(a, 6));
+  ASSERT_TRUE(first.ok());
+  Outcome out_a = Drain(**first);
+  EXPECT_EQ(out_a.final.usage.cached_prompt_tokens, 0);
+  auto second = engine->Submit(Greedy(b, 6));
+  ASSERT_TRUE(second.ok());
+  Outcome out_b = Drain(**second);
+  EXPECT_EQ(out_b.final.usage.cached_prompt_tokens, 3 * 16);
+  EXPECT_EQ(out_b.ids, Solo(b, 6));
+  const EngineStats stats = engine->stats();
+  EXPECT_EQ(stats.prefix_cache_hits, 3 * 16);
+  EXPECT_EQ(stats.prefix_cache_queries, static_cast<int64_t>(a.size() + b.size()));
+  EXPECT_GT(stats.num_blocks_cached, 0);
+}
+
+TEST_F(EngineTest, PreemptionUnderATinyPoolKeepsOutputsExact) {
+  // 10 blocks of 8 tokens: 80 tokens for 6 requests that each need up to 56.
+  auto engine = MakeEngine({.block_size = 8,
+                            .session_len = 80,
+                            .max_batch_size = 6,
+                            .max_prefill_tokens = 32,
+                            .num_blocks = 10});
+  std::mt19937 rng(3);
+  std::vector<std::pair<Request, std::shared_ptr<OutputChannel>>> requests;
+  for (int i = 0; i < 6; ++i) {
+    Request r = Greedy(RandomPrompt(rng, 20 + rng() % 16), 20);
+    auto channel = engine->Submit(r);
+    ASSERT_TRUE(channel.ok()) << channel.status();
+    requests.emplace_back(std::move(r), *channel);
+  }
+  for (auto& [request, channel] : requests) {
+    Outcome out = Drain(*channel);
+    ASSERT_TRUE(out.final.status.ok()) << out.final.status;
+    EXPECT_EQ(out.ids, Solo(request.prompt_ids, request.stop.max_tokens));
+  }
+  const EngineStats stats = engine->stats();
+  EXPECT_GT(stats.num_preemptions, 0);
+  EXPECT_EQ(stats.num_blocks_active, 0);
+}
+
+TEST_F(EngineTest, CancellingHalfOfTheRequestsReturnsEveryBlock) {
+  auto engine =
+      MakeEngine({.block_size = 16, .session_len = 256, .max_batch_size = 16, .num_blocks = 64});
+  std::mt19937 rng(4);
+  std::vector<std::shared_ptr<OutputChannel>> channels;
+  for (int i = 0; i < 64; ++i) {
+    auto channel = engine->Submit(Greedy(RandomPrompt(rng, 1 + rng() % 40), 40));
+    ASSERT_TRUE(channel.ok());
+    channels.push_back(*channel);
+  }
+  // Cancel every other request after reading a random number of its messages.
+  std::map<int, FinishReason> reasons;
+  for (int i = 0; i < 64; ++i) {
+    if (i % 2 == 1) {
+      for (int k = rng() % 4; k > 0; --k) {
+        auto o = channels[i]->Next();
+        if (!o || o->finished) break;
+      }
+      channels[i]->Cancel();
+    }
+  }
+  int cancelled = 0;
+  for (int i = 0; i < 64; ++i) {
+    Outcome out = Drain(*channels[i]);
+    if (i % 2 == 0) {
+      EXPECT_EQ(out.final.finish_reason, FinishReason::kLength);
+    } else {
+      cancelled += out.final.finish_reason == FinishReason::kCancelled;
+    }
+  }
+  EXPECT_GT(cancelled, 0);  // some may finish before their cancel is seen
+  const EngineStats stats = engine->stats();
+  EXPECT_EQ(stats.num_blocks_active, 0);
+  EXPECT_EQ(stats.num_requests_running, 0);
+  EXPECT_EQ(stats.requests_cancelled, cancelled);
+}
+
+TEST_F(EngineTest, StopStringAcrossTokensEndsTheTextBeforeIt) {
+  auto engine = MakeEngine({.block_size = 16, .session_len = 256, .max_batch_size = 2});
+  const std::vector<int32_t> prompt = {2043, 866, 25};  // "ROMEO:"
+  auto full = engine->Submit(Greedy(prompt, 48));
+  ASSERT_TRUE(full.ok());
+  Outcome whole = Drain(**full);
+  // The golden continuation: " I have, I am noted.\n\nROMEO:\nI am a man, ..."
+  const std::string stop = "noted.\n\nRO";
+  const size_t at = whole.text.find(stop);
+  ASSERT_NE(at, std::string::npos) << whole.text;
+
+  Request r = Greedy(prompt, 48);
+  r.stop.stop = {stop};
+  auto stopped = engine->Submit(r);
+  ASSERT_TRUE(stopped.ok());
+  Outcome out = Drain(**stopped);
+  EXPECT_EQ(out.text, whole.text.substr(0, at));
+  EXPECT_EQ(out.final.finish_reason, FinishReason::kStop);
+  EXPECT_LT(out.ids.size(), whole.ids.size());
+}
+
+TEST_F(EngineTest, StopTokenAndEos) {
+  auto engine = MakeEngine({.block_size = 16, .session_len = 256, .max_batch_size = 2});
+  const std::vector<int32_t> prompt = {2043, 866, 25};
+  const std::vector<int32_t> solo = Solo(prompt, 12);
+  Request r = Greedy(prompt, 12);
+  r.stop.stop_token_ids = {solo[3]};
+  auto channel = engine->Submit(r);
+  ASSERT_TRUE(channel.ok());
+  Outcome out = Drain(**channel);
+  EXPECT_EQ(out.final.finish_reason, FinishReason::kStop);
+  EXPECT_EQ(out.ids.back(), solo[3]);
+  EXPECT_LE(out.ids.size(), 4u);
+}
+
+TEST_F(EngineTest, InvalidRequestsAreRejectedAtSubmitNamingTheField) {
+  auto engine = MakeEngine({.block_size = 16, .session_len = 128, .max_batch_size = 2});
+  auto expect = [&](Request r, const std::string& field) {
+    auto channel = engine->Submit(std::move(r));
+    ASSERT_FALSE(channel.ok());
+    EXPECT_EQ(channel.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(channel.status().message().find(field), std::string::npos) << channel.status();
+  };
+  expect(Greedy({}, 4), "prompt");
+  expect(Greedy({1, 99999}, 4), "prompt");
+  expect(Greedy({1, 2}, 0), "max_tokens");
+  expect(Greedy({1, 2}, 200), "session_len");
+  Request bad_sampling = Greedy({1, 2}, 4);
+  bad_sampling.sampling.top_p = 0.0f;
+  expect(bad_sampling, "top_p");
+  Request bad_stop = Greedy({1, 2}, 4);
+  bad_stop.stop.stop_token_ids = {-1};
+  expect(bad_stop, "stop_token_ids");
+}
+
+TEST_F(EngineTest, FullQueueRejectsWithoutBlocking) {
+  auto engine = MakeEngine({.block_size = 16, .session_len = 256, .max_batch_size = 1},
+                           EngineConfig{.max_queued_requests = 2, .max_queued_tokens = 1000});
+  int rejected = 0;
+  std::vector<std::shared_ptr<OutputChannel>> accepted;
+  for (int i = 0; i < 50; ++i) {
+    auto channel = engine->Submit(Greedy({1, 2, 3}, 100));
+    if (channel.ok()) {
+      accepted.push_back(*channel);
+    } else {
+      EXPECT_EQ(channel.status().code(), absl::StatusCode::kResourceExhausted);
+      ++rejected;
+    }
+  }
+  EXPECT_GT(rejected, 0);
+  for (auto& c : accepted) c->Cancel();
+  for (auto& c : accepted) Drain(*c);
+}
+
+TEST_F(EngineTest, QueuedRequestPastItsDeadlineFails) {
+  auto engine = MakeEngine({.block_size = 16, .session_len = 256, .max_batch_size = 1});
+  Request r = Greedy({1, 2, 3}, 4);
+  r.deadline = absl::Now() - absl::Seconds(1);
+  auto channel = engine->Submit(r);
+  ASSERT_TRUE(channel.ok());
+  Outcome out = Drain(**channel);
+  EXPECT_EQ(out.final.status.code(), absl::StatusCode::kDeadlineExceeded);
+}
+
+TEST_F(EngineTest, DestroyingTheEngineCancelsWhatIsInFlight) {
+  std::shared_ptr<OutputChannel> channel;
+  {
+    auto engine = MakeEngine({.block_size = 16, .session_len = 256, .max_batch_size = 1});
+    auto c = engine->Submit(Greedy({1, 2, 3}, 200));
+    ASSERT_TRUE(c.ok());
+    channel = *c;
+  }
+  Outcome out = Drain(*channel);
+  EXPECT_TRUE(out.final.finished);
+}
+
+}  // namespace
+}  // namespace loom
