@@ -80,8 +80,8 @@ TEST(ModelRunnerTest, RejectsBadBatches) {
 
   ForwardBatch too_long;
   std::vector<int32_t> many_blocks = {0, 1, 2, 3};
-  too_long.AddSequence(RandomPrompt(runner.options().max_num_tokens + 1, 100, 3), 0,
-                       many_blocks, 8, true);
+  too_long.AddSequence(RandomPrompt(runner.options().max_num_tokens + 1, 100, 3), 0, many_blocks, 8,
+                       true);
   EXPECT_EQ(runner.Forward(too_long).status().code(), absl::StatusCode::kInvalidArgument);
 
   ForwardBatch bad_token;

@@ -78,6 +78,75 @@ TEST(CliTest, GenerateFromPromptFile) {
   EXPECT_EQ(nlohmann::json::parse(run.out)["prompt_ids"], Golden()["cases"][0]["prompt_ids"]);
 }
 
+TEST(CliTest, PromptsFileRunsConcurrentlyAndKeepsInputOrder) {
+  const std::string path = ::testing::TempDir() + "/loom_cli_prompts.json";
+  std::ofstream(path) << R"(["ROMEO:", "The king", "O"])";
+  CliResult all = Loom("generate --prompts-file " + path +
+                       " --temperature 0 --max-tokens 12 --ignore-eos --json");
+  ASSERT_EQ(all.exit_code, 0) << all.out;
+  const auto results = nlohmann::json::parse(all.out);
+  ASSERT_EQ(results.size(), 3u);
+  for (const char* prompt : {"ROMEO:", "The king", "O"}) {
+    CliResult one = Loom(std::string("generate --prompt '") + prompt +
+                         "' --temperature 0 --max-tokens 12 --ignore-eos --json");
+    ASSERT_EQ(one.exit_code, 0) << one.out;
+    const auto single = nlohmann::json::parse(one.out);
+    bool found = false;
+    for (const auto& r : results) {
+      if (r["prompt"] == prompt) {
+        EXPECT_EQ(r["output_ids"], single["output_ids"]) << prompt;
+        EXPECT_EQ(r["text"], single["text"]) << prompt;
+        found = true;
+      }
+    }
+    EXPECT_TRUE(found) << prompt;
+  }
+  EXPECT_EQ(results[0]["prompt"], "ROMEO:");
+  EXPECT_EQ(results[1]["prompt"], "The king");
+  EXPECT_EQ(results[2]["prompt"], "O");
+
+  std::ofstream(path) << R"({"not": "an array"})";
+  CliResult bad = Loom("generate --prompts-file " + path);
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.out.find("--prompts-file"), std::string::npos) << bad.out;
+}
+
+TEST(CliTest, StopStringsStopTokensAndLogprobs) {
+  const auto c = Golden()["cases"][0];  // "ROMEO:" -> " I have, I am noted.\n\nROMEO:..."
+  CliResult stopped = Loom(
+      "generate --prompt 'ROMEO:' --temperature 0 --max-tokens 48 "
+      "--stop 'noted.' --json");
+  ASSERT_EQ(stopped.exit_code, 0) << stopped.out;
+  auto out = nlohmann::json::parse(stopped.out);
+  EXPECT_EQ(out["text"], " I have, I am ");
+  EXPECT_EQ(out["finish_reason"], "stop");
+
+  const int stop_id = c["greedy_ids"][2];
+  CliResult by_id = Loom(
+      "generate --prompt 'ROMEO:' --temperature 0 --max-tokens 48 "
+      "--stop-token-id " +
+      std::to_string(stop_id) + " --json");
+  ASSERT_EQ(by_id.exit_code, 0) << by_id.out;
+  out = nlohmann::json::parse(by_id.out);
+  EXPECT_EQ(out["output_ids"].back(), stop_id);
+  EXPECT_EQ(out["finish_reason"], "stop");
+
+  CliResult logprobs = Loom(
+      "generate --prompt 'ROMEO:' --temperature 0 --max-tokens 5 "
+      "--logprobs 3 --json");
+  ASSERT_EQ(logprobs.exit_code, 0) << logprobs.out;
+  out = nlohmann::json::parse(logprobs.out);
+  ASSERT_EQ(out["logprobs"].size(), 5u);
+  for (size_t i = 0; i < 5; ++i) {
+    const auto& step = out["logprobs"][i];
+    EXPECT_EQ(step["token_id"], out["output_ids"][i]);
+    ASSERT_EQ(step["top_logprobs"].size(), 3u);
+    // Greedy: the chosen token is the most likely one.
+    EXPECT_EQ(step["top_logprobs"][0]["token_id"], step["token_id"]);
+    EXPECT_LE(step["logprob"].get<double>(), 0.0);
+  }
+}
+
 TEST(CliTest, TokenizeJson) {
   CliResult run =
       Loom(std::string("tokenize ") + LOOM_SOURCE_DIR +
