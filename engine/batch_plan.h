@@ -17,6 +17,7 @@ struct ScheduledChunk {
   int num_tokens = 0;
   bool admit = false;                  // moves from waiting to running in this step
   std::vector<int32_t> prefix_blocks;  // admit only: cached blocks it takes, in order
+                                       // (none for a session turn with resident KV)
   int num_new_blocks = 0;              // blocks to allocate for it in Commit
   // The chunk ends at the last token, so this step samples the next one.
   bool samples() const { return start + num_tokens == static_cast<int>(seq->tokens.size()); }
@@ -25,6 +26,8 @@ struct ScheduledChunk {
 struct BatchPlan {
   std::vector<ScheduledChunk> chunks;  // running sequences first, then admissions
   std::vector<Sequence*> preempted;    // give up their blocks; recomputed later
+  // Blocks ran short: something was preempted, or a waiting sequence did not fit.
+  bool out_of_blocks = false;
   int num_tokens() const {
     int n = 0;
     for (const auto& c : chunks) n += c.num_tokens;

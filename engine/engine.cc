@@ -40,7 +40,8 @@ Engine::Engine(LoadedModel model, const EngineConfig& config)
       scheduler_(SchedulerConfig{.max_batch_size = model_.options.max_batch_size,
                                  .max_prefill_tokens = model_.options.max_prefill_tokens,
                                  .block_size = model_.options.block_size},
-                 std::make_unique<FcfsPolicy>()) {}
+                 std::make_unique<FcfsPolicy>()),
+      sessions_(config.max_sessions) {}
 
 Engine::~Engine() {
   queue_.Close();
@@ -48,6 +49,15 @@ Engine::~Engine() {
 }
 
 absl::Status Engine::Validate(const Request& request) const {
+  constexpr size_t kMaxSessionIdBytes = 256;
+  if (request.session_id.size() > kMaxSessionIdBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("session_id: at most ", kMaxSessionIdBytes,
+                                                   " bytes, got ", request.session_id.size()));
+  }
+  if (request.end_session && request.session_id.empty()) {
+    return absl::InvalidArgumentError("end_session: needs a session_id");
+  }
+  if (request.end_session && request.prompt_ids.empty()) return absl::OkStatus();
   if (request.prompt_ids.empty()) {
     return absl::InvalidArgumentError("prompt: must hold at least one token");
   }
@@ -124,18 +134,145 @@ void Engine::Run() {
 
 void Engine::Admit(std::vector<QueuedRequest>& incoming) {
   for (QueuedRequest& q : incoming) {
+    Session* session = nullptr;
+    int num_session_tokens = 0;
+    if (!q.request.session_id.empty()) {
+      auto joined = JoinSession(q.request);
+      if (!joined.ok()) {
+        q.channel->Push(RequestOutput{.status = joined.status()});
+        ++counters_.requests_failed;
+        continue;
+      }
+      session = *joined;
+      if (session == nullptr) {  // the request only closed its session
+        q.channel->Push(RequestOutput{.finished = true, .finish_reason = FinishReason::kStop});
+        continue;
+      }
+      num_session_tokens = static_cast<int>(session->tokens.size());
+    }
     auto detokenizer =
         Detokenizer::Create(*model_.tokenizer, q.request.skip_special_tokens, q.request.prompt_ids);
     if (!detokenizer.ok()) {
+      if (session != nullptr) session->busy = false;
       q.channel->Push(RequestOutput{.status = detokenizer.status()});
       ++counters_.requests_failed;
       continue;
     }
     auto seq = std::make_unique<Sequence>(std::move(q.request), std::move(q.channel),
                                           next_arrival_++, q.arrival_time, *std::move(detokenizer));
+    if (session != nullptr) {
+      // The turn runs on the session's resident KV, if it still has it.
+      seq->num_session_tokens = num_session_tokens;
+      seq->blocks = std::move(session->blocks);
+      seq->block_hashes = std::move(session->block_hashes);
+      seq->num_computed = std::exchange(session->num_computed, 0);
+      session->blocks.clear();
+      session->block_hashes.clear();
+    }
     waiting_.push_back(seq.get());
     sequences_.push_back(std::move(seq));
   }
+}
+
+absl::StatusOr<Session*> Engine::JoinSession(Request& request) {
+  const std::string& id = request.session_id;
+  Session* session = sessions_.Find(id);
+  if (request.prompt_ids.empty()) {  // end_session alone (Validate)
+    if (session != nullptr && session->busy) {
+      session->end_after_turn = true;
+    } else if (session != nullptr) {
+      CloseSession(id);
+    }
+    return nullptr;
+  }
+  if (session != nullptr && session->busy) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("session_id: session '", id,
+                     "' has a turn in flight; send a session's turns one at a time"));
+  }
+  const int64_t history = session != nullptr ? static_cast<int64_t>(session->tokens.size()) : 0;
+  const int64_t total =
+      history + static_cast<int64_t>(request.prompt_ids.size()) + request.stop.max_tokens;
+  if (total > model_.session_len) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "session_id: the session's ", history, " earlier tokens + prompt (",
+        request.prompt_ids.size(), " tokens) + max_tokens (", request.stop.max_tokens, ") = ",
+        total, " exceeds session_len ", model_.session_len, "; end the session to start over"));
+  }
+  const int64_t block_size = model_.options.block_size;
+  if ((total + block_size - 1) / block_size > model_.options.num_blocks) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "session_id: the session's ", history, " earlier tokens + prompt + max_tokens = ", total,
+        " tokens is more than the KV cache holds (", model_.options.num_blocks, " blocks of ",
+        block_size, ")"));
+  }
+  if (session == nullptr) {
+    auto opened = sessions_.Open(id);
+    if (!opened.ok()) return opened.status();
+    session = *opened;
+  }
+  request.prompt_ids.insert(request.prompt_ids.begin(), session->tokens.begin(),
+                            session->tokens.end());
+  session->busy = true;
+  if (request.end_session) session->end_after_turn = true;
+  return session;
+}
+
+void Engine::EndTurn(Sequence& seq, const absl::Status& status) {
+  const std::string& id = seq.request.session_id;
+  Session* session = sessions_.Find(id);
+  LOOM_CHECK(session != nullptr && session->busy) << "a session turn without its session";
+  session->busy = false;
+  if (session->end_after_turn || (!status.ok() && seq.admitted_once)) {
+    CloseSession(id);  // the sequence's own blocks go back in Remove()
+    return;
+  }
+  if (seq.num_output_tokens() == 0) {
+    // Nothing came of the turn (cancelled, or its deadline passed, before its first
+    // token): the session stays as it was before it.
+    kv_.Truncate(seq, seq.num_session_tokens);
+    seq.tokens.resize(seq.num_session_tokens);
+    if (seq.tokens.empty()) {
+      CloseSession(id);
+      return;
+    }
+  }
+  session->tokens = std::move(seq.tokens);
+  session->blocks = std::exchange(seq.blocks, {});
+  session->block_hashes = std::exchange(seq.block_hashes, {});
+  session->num_computed = std::exchange(seq.num_computed, 0);
+  sessions_.Touch(*session);
+}
+
+void Engine::CloseSession(const std::string& id) {
+  Session* session = sessions_.Find(id);
+  if (session == nullptr) return;
+  LOOM_CHECK(!session->busy) << "closing a session with a turn in flight";
+  pool_.Release(session->blocks);
+  sessions_.Close(id);
+}
+
+bool Engine::EvictIdleKv() {
+  if (Session* session = sessions_.LeastRecentlyUsedResident(); session != nullptr) {
+    pool_.Release(session->blocks);
+    session->blocks.clear();
+    session->block_hashes.clear();
+    session->num_computed = 0;
+    ++counters_.num_session_evictions;
+    return true;
+  }
+  // A session turn still waiting for admission holds its session's KV: the youngest
+  // one gives it up.
+  Sequence* youngest = nullptr;
+  for (Sequence* s : waiting_) {
+    if (!s->blocks.empty() && (youngest == nullptr || s->arrival > youngest->arrival)) {
+      youngest = s;
+    }
+  }
+  if (youngest == nullptr) return false;
+  kv_.Release(*youngest);
+  ++counters_.num_session_evictions;
+  return true;
 }
 
 void Engine::ReapCancelledAndExpired() {
@@ -158,6 +295,9 @@ void Engine::ReapCancelledAndExpired() {
 
 void Engine::Step() {
   BatchPlan plan = scheduler_.Plan(running_, waiting_, pool_);
+  // Idle sessions' KV goes before any running sequence is preempted or any waiting one
+  // is held back.
+  while (plan.out_of_blocks && EvictIdleKv()) plan = scheduler_.Plan(running_, waiting_, pool_);
   if (plan.chunks.empty() && plan.preempted.empty()) {
     // Nothing runs and the first waiting request does not fit in an empty pool. Submit
     // rules this out, so it is a request the pool can never hold.
@@ -171,7 +311,10 @@ void Engine::Step() {
   }
   std::vector<Sequence*> first_admissions;
   for (const ScheduledChunk& c : plan.chunks) {
-    if (c.admit && !c.seq->admitted_once) first_admissions.push_back(c.seq);
+    // A session turn resuming on resident KV looks nothing up in the prefix cache.
+    if (c.admit && !c.seq->admitted_once && c.seq->blocks.empty()) {
+      first_admissions.push_back(c.seq);
+    }
   }
   kv_.Commit(plan);
   counters_.num_preemptions += static_cast<int64_t>(plan.preempted.size());
@@ -290,6 +433,7 @@ void Engine::FailSequence(Sequence& seq, absl::Status status) {
 void Engine::EndSequence(Sequence& seq, RequestOutput final_output) {
   // Blocks and stats first: whoever reads the final output then sees them settled.
   std::shared_ptr<OutputChannel> channel = seq.channel;
+  if (!seq.request.session_id.empty()) EndTurn(seq, final_output.status);
   Remove(&seq);
   PublishStats();
   channel->Push(std::move(final_output));
@@ -311,6 +455,7 @@ void Engine::PublishStats() {
   s.num_blocks_free = pool_.num_blocks_free();
   s.num_blocks_active = pool_.num_blocks_active();
   s.num_blocks_cached = pool_.num_blocks_cached();
+  s.num_sessions = sessions_.size();
   s.kv_cache_usage_ratio =
       s.num_blocks > 0 ? static_cast<double>(s.num_blocks_active) / s.num_blocks : 0.0;
   absl::MutexLock lock(&stats_mu_);

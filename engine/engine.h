@@ -28,6 +28,7 @@
 #include "engine/request_queue.h"
 #include "engine/scheduler.h"
 #include "engine/sequence.h"
+#include "engine/session_table.h"
 
 namespace loom {
 
@@ -35,6 +36,7 @@ struct EngineConfig {
   bool enable_prefix_caching = true;
   int max_queued_requests = 1024;
   int64_t max_queued_tokens = 1 << 22;
+  int max_sessions = 4096;  // open stateful sessions (Request::session_id)
 };
 
 class Engine {
@@ -49,7 +51,11 @@ class Engine {
   // Queues `request` and returns the channel its outputs arrive on.
   // InvalidArgument naming the field: an empty prompt, a token id outside the
   // vocabulary, max_tokens < 1, prompt + max_tokens over session_len or over what the KV
-  // pool can hold, bad sampling parameters. ResourceExhausted when the queue is full.
+  // pool can hold, bad sampling parameters, end_session without session_id.
+  // ResourceExhausted when the queue is full.
+  // A session turn can also fail on its channel: FailedPrecondition while the session
+  // has another turn in flight, InvalidArgument when its history + prompt + max_tokens
+  // exceed session_len, ResourceExhausted when max_sessions are open.
   absl::StatusOr<std::shared_ptr<OutputChannel>> Submit(Request request);
 
   EngineStats stats() const;
@@ -60,6 +66,17 @@ class Engine {
   absl::Status Validate(const Request& request) const;
   void Run();
   void Admit(std::vector<QueuedRequest>& incoming);
+  // For a session turn: the session it continues (opened when new), now busy, with the
+  // session's tokens put before request.prompt_ids. nullptr when the request only
+  // closes its session.
+  absl::StatusOr<Session*> JoinSession(Request& request);
+  // Gives a session turn's state back to its session as the turn ends, or closes the
+  // session (end_session, or a failure after the turn started running).
+  void EndTurn(Sequence& seq, const absl::Status& status);
+  void CloseSession(const std::string& id);
+  // Frees KV that no running sequence needs: the least recently used idle session's,
+  // else a waiting session turn's. False when there is none.
+  bool EvictIdleKv();
   void ReapCancelledAndExpired();
   void Step();
   // Samples the next token of a sequence whose chunk reached its end, adds its text to
@@ -84,6 +101,7 @@ class Engine {
   std::vector<std::unique_ptr<Sequence>> sequences_;  // owns every live sequence
   std::vector<Sequence*> running_;
   std::vector<Sequence*> waiting_;
+  SessionTable sessions_;
   int64_t next_arrival_ = 0;
   EngineStats counters_;  // the counters part, updated by the worker
 

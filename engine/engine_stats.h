@@ -15,12 +15,14 @@ struct EngineStats {
   int num_blocks_active = 0;
   int num_blocks_cached = 0;
   double kv_cache_usage_ratio = 0.0;  // active / all blocks
+  int num_sessions = 0;               // open stateful sessions
   // Counters.
   int64_t prefix_cache_queries = 0;  // prompt tokens looked up at first admission
   int64_t prefix_cache_hits = 0;     // ... of which served from cached blocks
   int64_t num_preemptions = 0;
-  int64_t prompt_tokens = 0;      // of finished requests
-  int64_t generation_tokens = 0;  // sampled, over all requests
+  int64_t num_session_evictions = 0;  // idle sessions' KV given back under memory pressure
+  int64_t prompt_tokens = 0;          // of finished requests
+  int64_t generation_tokens = 0;      // sampled, over all requests
   int64_t requests_finished_stop = 0;
   int64_t requests_finished_length = 0;
   int64_t requests_cancelled = 0;

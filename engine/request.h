@@ -31,6 +31,15 @@ struct Request {
   bool skip_special_tokens = true;  // for the streamed text
   // A request still queued at its deadline fails with DeadlineExceeded.
   std::optional<absl::Time> deadline;
+  // A stateful session (LMDeploy's interactive mode), or empty for none. A turn's
+  // prompt_ids are only its new tokens: the model sees every earlier turn's tokens
+  // (prompts and outputs) before them, and their KV stays resident between turns.
+  // Usage then counts the whole context as prompt tokens, and the resident part as
+  // cached. One turn per session at a time.
+  std::string session_id;
+  // Close the session after this turn. With an empty prompt: close it now (a turn in
+  // flight finishes first); the reply is an empty finished output.
+  bool end_session = false;
 };
 
 enum class FinishReason { kStop, kLength, kCancelled };

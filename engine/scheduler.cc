@@ -71,19 +71,32 @@ BatchPlan Scheduler::Plan(const std::vector<Sequence*>& running, std::vector<Seq
   }
 
   // Admissions, only in a step without memory pressure.
-  if (!plan.preempted.empty()) return plan;
+  if (!plan.preempted.empty()) {
+    plan.out_of_blocks = true;
+    return plan;
+  }
   int batch = static_cast<int>(running.size());
   policy_->OrderWaiting(waiting);
   for (Sequence* s : waiting) {
     if (batch >= config_.max_batch_size || budget <= 0) break;
-    const std::vector<uint64_t> hashes = LookupHashes(s->tokens, config_.block_size);
-    std::vector<int32_t> prefix = pool.PeekCachedPrefix(hashes, s->tokens);
+    // A session turn whose KV is resident resumes after it; anything else looks its
+    // prompt up in the prefix cache.
+    std::vector<int32_t> prefix;
     int taken_from_cache = 0;  // cached blocks leave the available set when taken
-    for (int32_t b : prefix) taken_from_cache += pool.state(b) == BlockPool::State::kCached;
-    const int start = static_cast<int>(prefix.size()) * config_.block_size;
+    int start = s->num_computed;
+    if (s->blocks.empty()) {
+      const std::vector<uint64_t> hashes = LookupHashes(s->tokens, config_.block_size);
+      prefix = pool.PeekCachedPrefix(hashes, s->tokens);
+      for (int32_t b : prefix) taken_from_cache += pool.state(b) == BlockPool::State::kCached;
+      start = static_cast<int>(prefix.size()) * config_.block_size;
+    }
     const int n = std::min(static_cast<int>(s->tokens.size()) - start, budget);
-    const int need = BlocksFor(start + n) - static_cast<int>(prefix.size());
-    if (need + taken_from_cache > available) break;
+    const int held = static_cast<int>(prefix.size() + s->blocks.size());
+    const int need = std::max(BlocksFor(start + n) - held, 0);
+    if (need + taken_from_cache > available) {
+      plan.out_of_blocks = true;
+      break;
+    }
     available -= need + taken_from_cache;
     budget -= n;
     ++batch;

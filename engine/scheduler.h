@@ -7,8 +7,10 @@
 // blocks and returns to the waiting list with all its tokens). Then, if nothing was
 // preempted, waiting sequences are admitted in policy order while the batch has room
 // (max_batch_size), the step has prefill budget (max_prefill_tokens) and the pool has
-// blocks, taking any cached prefix of their prompt. Admission stops at the first
-// sequence that does not fit, so a large request is not starved by small ones.
+// blocks, taking any cached prefix of their prompt (a session turn whose KV is still
+// resident resumes on it instead). Admission stops at the first sequence that does not
+// fit, so a large request is not starved by small ones. The plan says when blocks ran
+// short, so the engine can evict idle sessions' KV and plan again.
 //
 // Plan() reads state and returns a BatchPlan; it changes nothing. Commit() (kv_cache_
 // manager.h) applies it.

@@ -45,8 +45,12 @@ struct Sequence {
   int num_computed = 0;                // leading tokens whose keys and values are in `blocks`
   std::vector<int32_t> blocks;         // block table, from the first token
   std::vector<uint64_t> block_hashes;  // chained hashes of the published full blocks
-  int num_cached_prompt_tokens = 0;    // served by the prefix cache at first admission
+  int num_cached_prompt_tokens = 0;    // resident (session) or from the prefix cache at
+                                       // first admission
   bool admitted_once = false;
+  // A session turn: the leading tokens that earlier turns left (request.prompt_ids holds
+  // them, then the turn's new tokens).
+  int num_session_tokens = 0;
 
   Sampler sampler;
   StopStrings stop_strings;

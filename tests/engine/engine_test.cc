@@ -288,5 +288,177 @@ TEST_F(EngineTest, DestroyingTheEngineCancelsWhatIsInFlight) {
   EXPECT_TRUE(out.final.finished);
 }
 
+// --- Stateful sessions --------------------------------------------------------------
+
+Request Turn(const std::string& session, std::vector<int32_t> prompt, int max_tokens) {
+  Request r;
+  r.session_id = session;
+  r.prompt_ids = std::move(prompt);
+  r.sampling.temperature = 0.0f;
+  r.stop.max_tokens = max_tokens;
+  r.stop.ignore_eos = true;
+  return r;
+}
+
+std::vector<int32_t> Concat(std::initializer_list<std::vector<int32_t>> parts) {
+  std::vector<int32_t> all;
+  for (const auto& p : parts) all.insert(all.end(), p.begin(), p.end());
+  return all;
+}
+
+TEST_F(EngineTest, SessionTurnPrefillsOnlyTheNewTokens) {
+  auto engine = MakeEngine({.block_size = 8, .session_len = 256, .num_blocks = 64},
+                           EngineConfig{.enable_prefix_caching = false});
+  std::mt19937 rng(11);
+  const std::vector<int32_t> a = RandomPrompt(rng, 30), b = RandomPrompt(rng, 10);
+
+  auto first = engine->Submit(Turn("s", a, 8));
+  ASSERT_TRUE(first.ok()) << first.status();
+  Outcome one = Drain(**first);
+  ASSERT_TRUE(one.final.status.ok()) << one.final.status;
+  EXPECT_EQ(one.ids, Solo(a, 8));
+  EXPECT_EQ(one.final.usage.cached_prompt_tokens, 0);
+  EXPECT_EQ(engine->stats().num_sessions, 1);
+  EXPECT_GT(engine->stats().num_blocks_active, 0);  // the session's KV stays resident
+
+  auto second = engine->Submit(Turn("s", b, 8));
+  ASSERT_TRUE(second.ok());
+  Outcome two = Drain(**second);
+  ASSERT_TRUE(two.final.status.ok()) << two.final.status;
+  EXPECT_EQ(two.ids, Solo(Concat({a, one.ids, b}), 8));
+  // The model saw both turns; only turn one's last token (sampled, never run) and the
+  // new prompt were computed.
+  EXPECT_EQ(two.final.usage.prompt_tokens, 30 + 8 + 10);
+  EXPECT_EQ(two.final.usage.cached_prompt_tokens, 30 + 8 - 1);
+  EXPECT_EQ(two.final.usage.completion_tokens, 8);
+
+  Request end;
+  end.session_id = "s";
+  end.end_session = true;
+  auto ended = engine->Submit(end);
+  ASSERT_TRUE(ended.ok()) << ended.status();
+  Outcome closed = Drain(**ended);
+  EXPECT_TRUE(closed.final.finished);
+  EXPECT_TRUE(closed.ids.empty());
+  const EngineStats stats = engine->stats();
+  EXPECT_EQ(stats.num_sessions, 0);
+  EXPECT_EQ(stats.num_blocks_active, 0);
+}
+
+TEST_F(EngineTest, EvictedSessionRecomputesWithTheSameOutput) {
+  // 12 blocks of 8 tokens; the other requests need them all, so the idle session's
+  // KV is evicted rather than anything preempted.
+  auto engine =
+      MakeEngine({.block_size = 8, .session_len = 96, .max_batch_size = 4, .num_blocks = 12},
+                 EngineConfig{.enable_prefix_caching = false});
+  std::mt19937 rng(12);
+  const std::vector<int32_t> a = RandomPrompt(rng, 20), b = RandomPrompt(rng, 6);
+  auto first = engine->Submit(Turn("s", a, 6));
+  ASSERT_TRUE(first.ok());
+  Outcome one = Drain(**first);
+  ASSERT_TRUE(one.final.status.ok()) << one.final.status;
+
+  auto other = engine->Submit(Greedy(RandomPrompt(rng, 60), 30));
+  ASSERT_TRUE(other.ok());
+  ASSERT_TRUE(Drain(**other).final.status.ok());
+  EXPECT_GT(engine->stats().num_session_evictions, 0);
+  EXPECT_EQ(engine->stats().num_preemptions, 0);
+
+  auto second = engine->Submit(Turn("s", b, 6));
+  ASSERT_TRUE(second.ok());
+  Outcome two = Drain(**second);
+  ASSERT_TRUE(two.final.status.ok()) << two.final.status;
+  EXPECT_EQ(two.ids, Solo(Concat({a, one.ids, b}), 6));
+  EXPECT_EQ(two.final.usage.cached_prompt_tokens, 0);  // all recomputed
+}
+
+TEST_F(EngineTest, SessionKvEvictedToAPrefixCacheIsTakenBack) {
+  auto engine =
+      MakeEngine({.block_size = 8, .session_len = 96, .max_batch_size = 4, .num_blocks = 12});
+  std::mt19937 rng(13);
+  const std::vector<int32_t> a = RandomPrompt(rng, 20), b = RandomPrompt(rng, 6);
+  auto first = engine->Submit(Turn("s", a, 6));
+  ASSERT_TRUE(first.ok());
+  Outcome one = Drain(**first);
+  // Just enough pressure to evict the session but not to reuse all its cached blocks.
+  auto other = engine->Submit(Greedy(RandomPrompt(rng, 40), 30));
+  ASSERT_TRUE(other.ok());
+  ASSERT_TRUE(Drain(**other).final.status.ok());
+  EXPECT_GT(engine->stats().num_session_evictions, 0);
+  auto second = engine->Submit(Turn("s", b, 6));
+  ASSERT_TRUE(second.ok());
+  Outcome two = Drain(**second);
+  ASSERT_TRUE(two.final.status.ok()) << two.final.status;
+  EXPECT_EQ(two.ids, Solo(Concat({a, one.ids, b}), 6));
+  EXPECT_EQ(two.final.usage.cached_prompt_tokens % 8, 0);  // whole blocks from the cache
+}
+
+TEST_F(EngineTest, SessionTurnThatNeverRanLeavesTheSessionAsItWas) {
+  auto engine = MakeEngine({.block_size = 8, .session_len = 256, .num_blocks = 64});
+  std::mt19937 rng(14);
+  const std::vector<int32_t> a = RandomPrompt(rng, 12), b = RandomPrompt(rng, 9);
+  auto first = engine->Submit(Turn("s", a, 5));
+  ASSERT_TRUE(first.ok());
+  Outcome one = Drain(**first);
+
+  Request late = Turn("s", RandomPrompt(rng, 7), 5);
+  late.deadline = absl::Now() - absl::Seconds(1);
+  auto failed = engine->Submit(late);
+  ASSERT_TRUE(failed.ok());
+  EXPECT_EQ(Drain(**failed).final.status.code(), absl::StatusCode::kDeadlineExceeded);
+
+  auto second = engine->Submit(Turn("s", b, 5));
+  ASSERT_TRUE(second.ok());
+  Outcome two = Drain(**second);
+  ASSERT_TRUE(two.final.status.ok()) << two.final.status;
+  EXPECT_EQ(two.ids, Solo(Concat({a, one.ids, b}), 5));
+  EXPECT_EQ(two.final.usage.prompt_tokens, 12 + 5 + 9);
+}
+
+TEST_F(EngineTest, SessionRejectsConcurrentTurnsAndTooLongHistories) {
+  auto engine = MakeEngine({.block_size = 8, .session_len = 64, .num_blocks = 64},
+                           EngineConfig{.max_sessions = 1});
+  auto busy = engine->Submit(Turn("s", {1, 2, 3}, 40));
+  ASSERT_TRUE(busy.ok());
+  auto concurrent = engine->Submit(Turn("s", {4, 5}, 4));
+  ASSERT_TRUE(concurrent.ok());
+  Outcome refused = Drain(**concurrent);
+  EXPECT_EQ(refused.final.status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(refused.final.status.message().find("session_id"), std::string::npos);
+  auto full = engine->Submit(Turn("t", {4, 5}, 4));  // max_sessions = 1
+  ASSERT_TRUE(full.ok());
+  EXPECT_EQ(Drain(**full).final.status.code(), absl::StatusCode::kResourceExhausted);
+  ASSERT_TRUE(Drain(**busy).final.status.ok());
+
+  // 3 + 40 tokens of history + 10 + 20 > session_len 64.
+  auto too_long = engine->Submit(Turn("s", std::vector<int32_t>(10, 7), 20));
+  ASSERT_TRUE(too_long.ok());
+  Outcome over = Drain(**too_long);
+  EXPECT_EQ(over.final.status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(over.final.status.message().find("session_len 64"), std::string::npos)
+      << over.final.status;
+
+  Request no_session;
+  no_session.end_session = true;
+  auto invalid = engine->Submit(no_session);
+  ASSERT_FALSE(invalid.ok());
+  EXPECT_NE(invalid.status().message().find("end_session"), std::string::npos);
+}
+
+TEST_F(EngineTest, EndSessionWithTheLastTurnFreesItsBlocks) {
+  auto engine = MakeEngine({.block_size = 8, .session_len = 256, .num_blocks = 64},
+                           EngineConfig{.enable_prefix_caching = false});
+  auto first = engine->Submit(Turn("s", {1, 2, 3, 4, 5}, 6));
+  ASSERT_TRUE(first.ok());
+  Drain(**first);
+  Request last = Turn("s", {6, 7}, 6);
+  last.end_session = true;
+  auto second = engine->Submit(last);
+  ASSERT_TRUE(second.ok());
+  EXPECT_TRUE(Drain(**second).final.status.ok());
+  EXPECT_EQ(engine->stats().num_sessions, 0);
+  EXPECT_EQ(engine->stats().num_blocks_active, 0);
+}
+
 }  // namespace
 }  // namespace loom
