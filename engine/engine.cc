@@ -62,10 +62,12 @@ absl::Status Engine::Validate(const Request& request) const {
     return absl::InvalidArgumentError("prompt: must hold at least one token");
   }
   const int vocab = model_.config.vocab_size;
-  for (int32_t id : request.prompt_ids) {
-    if (id < 0 || id >= vocab) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("prompt: token id ", id, " is outside the vocabulary [0, ", vocab, ")"));
+  for (const auto* ids : {&request.prompt_ids, &request.first_turn_prompt_ids}) {
+    for (int32_t id : *ids) {
+      if (id < 0 || id >= vocab) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("prompt: token id ", id, " is outside the vocabulary [0, ", vocab, ")"));
+      }
     }
   }
   for (int32_t id : request.stop.stop_token_ids) {
@@ -78,11 +80,13 @@ absl::Status Engine::Validate(const Request& request) const {
     return absl::InvalidArgumentError(
         absl::StrCat("max_tokens: must be at least 1, got ", request.stop.max_tokens));
   }
-  const int64_t total = static_cast<int64_t>(request.prompt_ids.size()) + request.stop.max_tokens;
+  const int64_t total = static_cast<int64_t>(std::max(request.prompt_ids.size(),
+                                                      request.first_turn_prompt_ids.size())) +
+                        request.stop.max_tokens;
   if (total > model_.session_len) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "prompt (", request.prompt_ids.size(), " tokens) + max_tokens (", request.stop.max_tokens,
-        ") = ", total, " exceeds session_len ", model_.session_len));
+        "prompt (", total - request.stop.max_tokens, " tokens) + max_tokens (",
+        request.stop.max_tokens, ") = ", total, " exceeds session_len ", model_.session_len));
   }
   const int64_t block_size = model_.options.block_size;
   if ((total + block_size - 1) / block_size > model_.options.num_blocks) {
@@ -139,12 +143,14 @@ void Engine::Admit(std::vector<QueuedRequest>& incoming) {
     if (!q.request.session_id.empty()) {
       auto joined = JoinSession(q.request);
       if (!joined.ok()) {
+        queue_.Started(q.num_tokens);
         q.channel->Push(RequestOutput{.status = joined.status()});
         ++counters_.requests_failed;
         continue;
       }
       session = *joined;
       if (session == nullptr) {  // the request only closed its session
+        queue_.Started(q.num_tokens);
         q.channel->Push(RequestOutput{.finished = true, .finish_reason = FinishReason::kStop});
         continue;
       }
@@ -154,12 +160,14 @@ void Engine::Admit(std::vector<QueuedRequest>& incoming) {
         Detokenizer::Create(*model_.tokenizer, q.request.skip_special_tokens, q.request.prompt_ids);
     if (!detokenizer.ok()) {
       if (session != nullptr) session->busy = false;
+      queue_.Started(q.num_tokens);
       q.channel->Push(RequestOutput{.status = detokenizer.status()});
       ++counters_.requests_failed;
       continue;
     }
     auto seq = std::make_unique<Sequence>(std::move(q.request), std::move(q.channel),
                                           next_arrival_++, q.arrival_time, *std::move(detokenizer));
+    seq->queued_tokens = q.num_tokens;
     if (session != nullptr) {
       // The turn runs on the session's resident KV, if it still has it.
       seq->num_session_tokens = num_session_tokens;
@@ -185,6 +193,10 @@ absl::StatusOr<Session*> Engine::JoinSession(Request& request) {
     }
     return nullptr;
   }
+  if (session == nullptr && !request.first_turn_prompt_ids.empty()) {
+    request.prompt_ids = std::move(request.first_turn_prompt_ids);
+  }
+  request.first_turn_prompt_ids.clear();
   if (session != nullptr && session->busy) {
     return absl::FailedPreconditionError(
         absl::StrCat("session_id: session '", id,
@@ -279,18 +291,20 @@ void Engine::ReapCancelledAndExpired() {
   const absl::Time now = absl::Now();
   std::vector<Sequence*> cancelled, expired;
   for (const auto& seq : sequences_) {
-    if (seq->channel->cancelled()) {
-      cancelled.push_back(seq.get());
-    } else if (!seq->admitted_once && seq->request.deadline.has_value() &&
-               *seq->request.deadline <= now) {
+    // A request whose deadline passed while it waited fails with DeadlineExceeded even
+    // if its caller also cancelled it (gRPC does so at the deadline).
+    if (!seq->admitted_once && seq->request.deadline.has_value() &&
+        *seq->request.deadline <= now) {
       expired.push_back(seq.get());
+    } else if (seq->channel->cancelled()) {
+      cancelled.push_back(seq.get());
     }
   }
-  for (Sequence* s : cancelled) FinishSequence(*s, FinishReason::kCancelled);
   for (Sequence* s : expired) {
     FailSequence(
         *s, absl::DeadlineExceededError("the request's deadline passed before it was scheduled"));
   }
+  for (Sequence* s : cancelled) FinishSequence(*s, FinishReason::kCancelled);
 }
 
 void Engine::Step() {
@@ -330,6 +344,7 @@ void Engine::Step() {
     if (!c.admit) continue;
     Erase(waiting_, c.seq);
     running_.push_back(c.seq);
+    MarkStarted(*c.seq);
   }
   if (plan.chunks.empty()) return;
 
@@ -433,10 +448,17 @@ void Engine::FailSequence(Sequence& seq, absl::Status status) {
 void Engine::EndSequence(Sequence& seq, RequestOutput final_output) {
   // Blocks and stats first: whoever reads the final output then sees them settled.
   std::shared_ptr<OutputChannel> channel = seq.channel;
+  MarkStarted(seq);
   if (!seq.request.session_id.empty()) EndTurn(seq, final_output.status);
   Remove(&seq);
   PublishStats();
   channel->Push(std::move(final_output));
+}
+
+void Engine::MarkStarted(Sequence& seq) {
+  if (seq.queued_tokens < 0) return;
+  queue_.Started(seq.queued_tokens);
+  seq.queued_tokens = -1;
 }
 
 void Engine::Remove(Sequence* seq) {

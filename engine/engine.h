@@ -87,6 +87,8 @@ class Engine {
   // Releases the sequence, publishes stats, then pushes its last output.
   void EndSequence(Sequence& seq, RequestOutput final_output);
   void Remove(Sequence* seq);
+  // The sequence started running or ended: it leaves the queue's bounds.
+  void MarkStarted(Sequence& seq);
   void PublishStats();
 
   LoadedModel model_;

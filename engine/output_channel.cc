@@ -34,6 +34,11 @@ std::optional<RequestOutput> OutputChannel::NextWithTimeout(absl::Duration timeo
   return out;
 }
 
+std::optional<RequestOutput> OutputChannel::TryNext() {
+  bool timed_out = false;
+  return NextWithTimeout(absl::ZeroDuration(), &timed_out);
+}
+
 void OutputChannel::SetNotifier(std::function<void()> notifier) {
   absl::MutexLock lock(&mu_);
   notifier_ = std::move(notifier);

@@ -27,6 +27,8 @@ class OutputChannel {
   // Consumer side: the next output, waiting for it; nullopt once the final output has
   // been taken.
   std::optional<RequestOutput> Next();
+  // The next output if one is ready, else nullopt at once (an async consumer's read).
+  std::optional<RequestOutput> TryNext();
   // As Next(), but gives up after `timeout` (returning nullopt with *timed_out set).
   std::optional<RequestOutput> NextWithTimeout(absl::Duration timeout, bool* timed_out);
 

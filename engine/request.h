@@ -37,6 +37,10 @@ struct Request {
   // Usage then counts the whole context as prompt tokens, and the resident part as
   // cached. One turn per session at a time.
   std::string session_id;
+  // For a session turn: the prompt to use instead of prompt_ids when the session is new,
+  // e.g. with BOS or a chat template's preamble that later turns must not repeat.
+  // Empty: prompt_ids either way.
+  std::vector<int32_t> first_turn_prompt_ids;
   // Close the session after this turn. With an empty prompt: close it now (a turn in
   // flight finishes first); the reply is an empty finished output.
   bool end_session = false;

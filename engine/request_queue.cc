@@ -11,17 +11,19 @@ absl::Status RequestQueue::Push(QueuedRequest request) {
   const int64_t tokens = static_cast<int64_t>(request.request.prompt_ids.size());
   absl::MutexLock lock(&mu_);
   if (closed_) return absl::FailedPreconditionError("the engine is shutting down");
-  if (static_cast<int>(queue_.size()) >= max_requests_) {
-    return absl::ResourceExhaustedError(absl::StrCat("request queue is full: ", queue_.size(),
+  if (waiting_requests_ >= max_requests_) {
+    return absl::ResourceExhaustedError(absl::StrCat("request queue is full: ", waiting_requests_,
                                                      " requests waiting (max_queued_requests ",
                                                      max_requests_, ")"));
   }
-  if (queued_tokens_ + tokens > max_prompt_tokens_) {
+  if (waiting_tokens_ + tokens > max_prompt_tokens_) {
     return absl::ResourceExhaustedError(absl::StrCat(
-        "request queue is full: ", queued_tokens_, " prompt tokens waiting and this request has ",
+        "request queue is full: ", waiting_tokens_, " prompt tokens waiting and this request has ",
         tokens, " (max_queued_tokens ", max_prompt_tokens_, ")"));
   }
-  queued_tokens_ += tokens;
+  ++waiting_requests_;
+  waiting_tokens_ += tokens;
+  request.num_tokens = tokens;
   queue_.push_back(std::move(request));
   return absl::OkStatus();
 }
@@ -31,11 +33,16 @@ bool RequestQueue::PopAll(absl::Duration timeout, std::vector<QueuedRequest>* ou
   auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !queue_.empty() || closed_; };
   mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
   while (!queue_.empty()) {
-    queued_tokens_ -= static_cast<int64_t>(queue_.front().request.prompt_ids.size());
     out->push_back(std::move(queue_.front()));
     queue_.pop_front();
   }
   return !closed_;
+}
+
+void RequestQueue::Started(int64_t num_tokens) {
+  absl::MutexLock lock(&mu_);
+  --waiting_requests_;
+  waiting_tokens_ -= num_tokens;
 }
 
 void RequestQueue::Close() {

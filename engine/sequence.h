@@ -51,6 +51,9 @@ struct Sequence {
   // A session turn: the leading tokens that earlier turns left (request.prompt_ids holds
   // them, then the turn's new tokens).
   int num_session_tokens = 0;
+  // What the request counts against the queue's bounds until it starts running or ends
+  // (RequestQueue::Started); -1 after.
+  int64_t queued_tokens = -1;
 
   Sampler sampler;
   StopStrings stop_strings;

@@ -22,7 +22,7 @@ packages=(
   libcli11-dev libyaml-cpp-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   googletest libgtest-dev libgmock-dev libbenchmark-dev
-  python3 python3-grpcio python3-numpy
+  python3 python3-grpcio python3-numpy openssl
   nodejs npm
 )
 

@@ -2,8 +2,11 @@
 #include <iostream>
 
 #include "CLI/CLI.hpp"
+#include "tools/chat_command.h"
 #include "tools/check_env_command.h"
+#include "tools/client_command.h"
 #include "tools/generate_command.h"
+#include "tools/serve_command.h"
 #include "tools/tokenize_command.h"
 #include "tools/version.h"
 
@@ -15,6 +18,9 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   loom::AddGenerateCommand(app, exit_code);
   loom::AddTokenizeCommand(app, exit_code);
+  loom::AddServeCommand(app, exit_code);
+  loom::AddClientCommand(app, exit_code);
+  loom::AddChatCommand(app, exit_code);
   loom::AddCheckEnvCommand(app, exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;

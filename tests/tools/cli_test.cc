@@ -1,11 +1,17 @@
 // Runs the real `loom` binary as a user would and checks what it prints.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <sstream>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "nlohmann/json.hpp"
 
@@ -182,6 +188,103 @@ TEST(CliTest, ErrorsAreClearAndExitNonZero) {
   CliResult too_long = Loom("generate --prompt a --max-tokens 5000");
   EXPECT_NE(too_long.exit_code, 0);
   EXPECT_NE(too_long.out.find("session_len"), std::string::npos) << too_long.out;
+}
+
+// The replies of a chat transcript, in order: the text after each ">>> " prompt.
+std::vector<std::string> Replies(const std::string& transcript) {
+  std::vector<std::string> replies;
+  size_t at = transcript.find(">>> ");
+  while (at != std::string::npos) {
+    const size_t next = transcript.find(">>> ", at + 4);
+    replies.push_back(
+        transcript.substr(at + 4, next == std::string::npos ? std::string::npos : next - at - 4));
+    at = next;
+  }
+  return replies;
+}
+
+constexpr char kConversation[] =
+    "printf 'Hello there\\nWho art thou?\\n/reset\\nHello there\\n' | ";
+
+CliResult LoomWithInput(const std::string& input_command, const std::string& args) {
+  const std::string command = input_command + std::string(LOOM_BINARY) + " " + args + " 2>&1";
+  CliResult run;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return run;
+  std::array<char, 4096> buffer;
+  size_t n;
+  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) run.out.append(buffer.data(), n);
+  const int status = pclose(pipe);
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return run;
+}
+
+TEST(CliTest, ChatKeepsTheConversationAndResetStartsOver) {
+  CliResult run = LoomWithInput(kConversation, "chat --temperature 0 --max-tokens 12");
+  ASSERT_EQ(run.exit_code, 0) << run.out;
+  const std::vector<std::string> replies = Replies(run.out);
+  ASSERT_GE(replies.size(), 4u) << run.out;
+  EXPECT_FALSE(replies[0].empty());
+  EXPECT_NE(replies[1], replies[0]);
+  EXPECT_NE(replies[2].find("new conversation"), std::string::npos) << run.out;
+  EXPECT_EQ(replies[3], replies[0]);  // a fresh conversation answers the same
+}
+
+// A `loom serve` on a free port, stopped with SIGTERM at the end of the test.
+class ServeProcess {
+ public:
+  ServeProcess() {
+    log_ = std::string(::testing::TempDir()) + "/loom_serve_" + std::to_string(getpid()) + ".log";
+    const std::string command =
+        std::string(LOOM_BINARY) + " serve --port 0 2>" + log_ + " & echo $!";
+    FILE* pipe = popen(command.c_str(), "r");
+    if (pipe != nullptr && fscanf(pipe, "%d", &pid_) != 1) pid_ = -1;
+    if (pipe != nullptr) pclose(pipe);
+    for (int i = 0; i < 600 && port_ == 0; ++i) {  // up to 60 s
+      std::ifstream in(log_);
+      std::stringstream text;
+      text << in.rdbuf();
+      const std::string s = text.str();
+      if (size_t at = s.find("127.0.0.1:"); at != std::string::npos) {
+        port_ = std::atoi(s.c_str() + at + 10);
+      } else {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    }
+  }
+  ~ServeProcess() {
+    if (pid_ > 0) kill(pid_, SIGTERM);
+  }
+  std::string target() const { return "127.0.0.1:" + std::to_string(port_); }
+  int port() const { return port_; }
+
+ private:
+  std::string log_;
+  int pid_ = -1;
+  int port_ = 0;
+};
+
+TEST(CliTest, ClientTalksToAServerLikeTheLocalTools) {
+  ServeProcess server;
+  ASSERT_GT(server.port(), 0) << "loom serve did not start";
+  CliResult raw = Loom("client " + server.target() +
+                       " --prompt 'ROMEO:' --raw --temperature 0 --max-tokens 20");
+  ASSERT_EQ(raw.exit_code, 0) << raw.out;
+  CliResult local = Loom("generate --prompt 'ROMEO:' --temperature 0 --max-tokens 20 --json");
+  ASSERT_EQ(local.exit_code, 0) << local.out;
+  EXPECT_EQ(raw.out, nlohmann::json::parse(local.out)["text"].get<std::string>() + "\n");
+
+  // The interactive client keeps its history in a server session: the same transcript
+  // as `loom chat`, which keeps it in a local engine session.
+  CliResult remote = LoomWithInput(
+      kConversation, "client " + server.target() + " --temperature 0 --max-tokens 12");
+  ASSERT_EQ(remote.exit_code, 0) << remote.out;
+  CliResult chat = LoomWithInput(kConversation, "chat --temperature 0 --max-tokens 12");
+  EXPECT_EQ(Replies(remote.out), Replies(chat.out));
+
+  CliResult bad = Loom("client " + server.target() + " --prompt hi --temperature -1");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.out.find("INVALID_ARGUMENT: sampling.temperature"), std::string::npos) << bad.out;
 }
 
 }  // namespace
