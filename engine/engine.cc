@@ -144,8 +144,8 @@ void Engine::Admit(std::vector<QueuedRequest>& incoming) {
       auto joined = JoinSession(q.request);
       if (!joined.ok()) {
         queue_.Started(q.num_tokens);
+        CountFailure(joined.status());
         q.channel->Push(RequestOutput{.status = joined.status()});
-        ++counters_.requests_failed;
         continue;
       }
       session = *joined;
@@ -161,8 +161,8 @@ void Engine::Admit(std::vector<QueuedRequest>& incoming) {
     if (!detokenizer.ok()) {
       if (session != nullptr) session->busy = false;
       queue_.Started(q.num_tokens);
+      CountFailure(detokenizer.status());
       q.channel->Push(RequestOutput{.status = detokenizer.status()});
-      ++counters_.requests_failed;
       continue;
     }
     auto seq = std::make_unique<Sequence>(std::move(q.request), std::move(q.channel),
@@ -293,8 +293,7 @@ void Engine::ReapCancelledAndExpired() {
   for (const auto& seq : sequences_) {
     // A request whose deadline passed while it waited fails with DeadlineExceeded even
     // if its caller also cancelled it (gRPC does so at the deadline).
-    if (!seq->admitted_once && seq->request.deadline.has_value() &&
-        *seq->request.deadline <= now) {
+    if (!seq->admitted_once && seq->request.deadline.has_value() && *seq->request.deadline <= now) {
       expired.push_back(seq.get());
     } else if (seq->channel->cancelled()) {
       cancelled.push_back(seq.get());
@@ -344,6 +343,10 @@ void Engine::Step() {
     if (!c.admit) continue;
     Erase(waiting_, c.seq);
     running_.push_back(c.seq);
+    if (c.seq->queued_tokens >= 0) {  // its first admission
+      counters_.request_queue_time_seconds.Observe(
+          absl::ToDoubleSeconds(absl::Now() - c.seq->arrival_time));
+    }
     MarkStarted(*c.seq);
   }
   if (plan.chunks.empty()) return;
@@ -363,6 +366,7 @@ void Engine::Step() {
     return;
   }
   ++counters_.num_steps;
+  counters_.batch_size.Observe(static_cast<double>(plan.chunks.size()));
 
   const size_t vocab = static_cast<size_t>(model_.config.vocab_size);
   size_t row = 0;
@@ -385,6 +389,13 @@ std::optional<FinishReason> Engine::SampleNext(Sequence& seq, std::span<const fl
   const SampledToken token = seq.sampler.Sample(logits);
   seq.tokens.push_back(token.id);
   ++counters_.generation_tokens;
+  const absl::Time now = absl::Now();
+  if (seq.num_output_tokens() == 1) {
+    counters_.time_to_first_token_seconds.Observe(absl::ToDoubleSeconds(now - seq.arrival_time));
+  } else {
+    counters_.inter_token_latency_seconds.Observe(absl::ToDoubleSeconds(now - seq.last_token_time));
+  }
+  seq.last_token_time = now;
   seq.pending.token_ids.push_back(token.id);
   if (seq.request.sampling.logprobs > 0) seq.pending.logprobs.push_back(token);
 
@@ -437,11 +448,34 @@ void Engine::FinishSequence(Sequence& seq, FinishReason reason) {
       break;
   }
   counters_.prompt_tokens += seq.num_prompt_tokens;
+  if (reason != FinishReason::kCancelled) {
+    counters_.e2e_request_latency_seconds.Observe(
+        absl::ToDoubleSeconds(absl::Now() - seq.arrival_time));
+  }
   EndSequence(seq, std::exchange(seq.pending, RequestOutput{}));
 }
 
-void Engine::FailSequence(Sequence& seq, absl::Status status) {
+void Engine::CountFailure(const absl::Status& status) {
   ++counters_.requests_failed;
+  switch (status.code()) {
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kFailedPrecondition:
+      ++counters_.requests_failed_invalid;
+      break;
+    case absl::StatusCode::kResourceExhausted:
+      ++counters_.requests_failed_rejected;
+      break;
+    case absl::StatusCode::kDeadlineExceeded:
+      ++counters_.requests_failed_deadline;
+      break;
+    default:
+      ++counters_.requests_failed_internal;
+      break;
+  }
+}
+
+void Engine::FailSequence(Sequence& seq, absl::Status status) {
+  CountFailure(status);
   EndSequence(seq, RequestOutput{.status = std::move(status)});
 }
 

@@ -84,6 +84,8 @@ class Engine {
   std::optional<FinishReason> SampleNext(Sequence& seq, std::span<const float> logits);
   void FinishSequence(Sequence& seq, FinishReason reason);
   void FailSequence(Sequence& seq, absl::Status status);
+  // Counts a request that ends with `status` under its cause.
+  void CountFailure(const absl::Status& status);
   // Releases the sequence, publishes stats, then pushes its last output.
   void EndSequence(Sequence& seq, RequestOutput final_output);
   void Remove(Sequence* seq);

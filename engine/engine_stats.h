@@ -4,6 +4,8 @@
 
 #include <cstdint>
 
+#include "engine/histogram.h"
+
 namespace loom {
 
 struct EngineStats {
@@ -26,8 +28,20 @@ struct EngineStats {
   int64_t requests_finished_stop = 0;
   int64_t requests_finished_length = 0;
   int64_t requests_cancelled = 0;
-  int64_t requests_failed = 0;  // deadline passed in the queue, or an internal error
+  // Requests that ended with an error status, by cause (they add up to requests_failed).
+  int64_t requests_failed = 0;
+  int64_t requests_failed_invalid = 0;   // InvalidArgument, FailedPrecondition (sessions)
+  int64_t requests_failed_rejected = 0;  // ResourceExhausted (e.g. max_sessions)
+  int64_t requests_failed_deadline = 0;  // the deadline passed while it waited
+  int64_t requests_failed_internal = 0;  // anything else
   int64_t num_steps = 0;
+
+  // Histograms.
+  Histogram time_to_first_token_seconds{TimeToFirstTokenBuckets()};   // arrival to 1st token
+  Histogram inter_token_latency_seconds{InterTokenLatencyBuckets()};  // between tokens
+  Histogram e2e_request_latency_seconds{RequestLatencyBuckets()};     // arrival to finish
+  Histogram request_queue_time_seconds{RequestLatencyBuckets()};      // arrival to 1st step
+  Histogram batch_size{BatchSizeBuckets()};                           // sequences per step
 };
 
 }  // namespace loom

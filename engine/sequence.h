@@ -59,7 +59,8 @@ struct Sequence {
   StopStrings stop_strings;
   Detokenizer detokenizer;
   bool stopped_by_string = false;
-  RequestOutput pending;  // tokens and text not yet pushed to the channel
+  absl::Time last_token_time;  // when the latest token was sampled
+  RequestOutput pending;       // tokens and text not yet pushed to the channel
 };
 
 }  // namespace loom

@@ -21,6 +21,9 @@ packages=(
   libabsl-dev nlohmann-json3-dev libpcre2-dev libicu-dev libspdlog-dev libfmt-dev
   libcli11-dev libyaml-cpp-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
+  # prometheus-cpp's dependencies (civetweb's CMake config names its binary), and
+  # `prometheus` for promtool, which the metrics tests run on the scraped text.
+  libcivetweb-dev civetweb zlib1g-dev libcurl4-openssl-dev prometheus
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-grpcio python3-numpy openssl
   nodejs npm

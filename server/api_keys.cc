@@ -64,8 +64,13 @@ absl::StatusOr<ApiKeys> ApiKeys::Create(std::vector<std::string> keys,
 
 absl::Status ApiKeys::Check(std::string_view authorization) const {
   if (keys_.empty()) return absl::OkStatus();
-  constexpr std::string_view kScheme = "Bearer ";
-  if (authorization.substr(0, kScheme.size()) != kScheme) {
+  // The scheme is case-insensitive (RFC 7235); the key is not.
+  constexpr std::string_view kScheme = "bearer ";
+  const std::string_view scheme = authorization.substr(0, kScheme.size());
+  if (scheme.size() != kScheme.size() ||
+      !std::equal(scheme.begin(), scheme.end(), kScheme.begin(), [](char a, char b) {
+        return std::tolower(static_cast<unsigned char>(a)) == b;
+      })) {
     return absl::UnauthenticatedError(
         "authorization: send the metadata 'authorization: Bearer <api key>'");
   }

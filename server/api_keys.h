@@ -28,7 +28,8 @@ class ApiKeys {
   bool enabled() const { return !keys_.empty(); }
 
   // OK when keys are off or `authorization` (the metadata value, or empty when absent)
-  // is "Bearer <key>" for one of the keys; Unauthenticated otherwise.
+  // is "Bearer <key>" (the scheme in any case) for one of the keys; Unauthenticated
+  // otherwise.
   absl::Status Check(std::string_view authorization) const;
 
  private:

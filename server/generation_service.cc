@@ -30,7 +30,24 @@ uint64_t RandomSalt() {
 
 GenerationService::GenerationService(const ModelRegistry* models, const ApiKeys* api_keys,
                                      ActiveCalls* calls)
-    : models_(models), api_keys_(api_keys), calls_(calls), request_id_salt_(RandomSalt()) {}
+    : models_(models), api_keys_(api_keys), calls_(calls), request_id_salt_(RandomSalt()) {
+  for (const auto& model : models_->models()) {
+    counters_.try_emplace(model->name, std::make_unique<RequestCounters>());
+  }
+}
+
+void GenerationService::CountRefused(const std::string& model, const absl::Status& status) {
+  auto resolved = models_->Find(model);
+  if (!resolved.ok()) return;
+  auto it = counters_.find((*resolved)->name);
+  if (it == counters_.end()) return;
+  if (status.code() == absl::StatusCode::kInvalidArgument ||
+      status.code() == absl::StatusCode::kFailedPrecondition) {
+    it->second->invalid.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    it->second->rejected.fetch_add(1, std::memory_order_relaxed);
+  }
+}
 
 absl::Status GenerationService::Admit(const grpc::CallbackServerContext& context) const {
   if (draining_.load(std::memory_order_acquire)) {
@@ -57,31 +74,42 @@ grpc::ServerWriteReactor<v1::GenerateResponse>* GenerationService::Submit(
   }
   std::string request_id = request.request_id;
   auto channel = model.engine->Submit(std::move(request));
-  if (!channel.ok()) return GenerateReactor::Reject(ToGrpcStatus(channel.status()));
+  if (!channel.ok()) {
+    CountRefused(model.name, channel.status());
+    return GenerateReactor::Reject(ToGrpcStatus(channel.status()));
+  }
   return GenerateReactor::Start(*std::move(channel), std::move(request_id), calls_);
 }
 
 grpc::ServerWriteReactor<v1::GenerateResponse>* GenerationService::Generate(
     grpc::CallbackServerContext* context, const v1::GenerateRequest* proto) {
   if (auto status = Admit(*context); !status.ok()) {
+    CountRefused(proto->model(), status);
     return GenerateReactor::Reject(ToGrpcStatus(status));
   }
   auto model = models_->Find(proto->model());
   if (!model.ok()) return GenerateReactor::Reject(ToGrpcStatus(model.status()));
   auto request = BuildGenerateRequest(*proto, **model);
-  if (!request.ok()) return GenerateReactor::Reject(ToGrpcStatus(request.status()));
+  if (!request.ok()) {
+    CountRefused(proto->model(), request.status());
+    return GenerateReactor::Reject(ToGrpcStatus(request.status()));
+  }
   return Submit(context, **model, *std::move(request));
 }
 
 grpc::ServerWriteReactor<v1::GenerateResponse>* GenerationService::Chat(
     grpc::CallbackServerContext* context, const v1::ChatRequest* proto) {
   if (auto status = Admit(*context); !status.ok()) {
+    CountRefused(proto->model(), status);
     return GenerateReactor::Reject(ToGrpcStatus(status));
   }
   auto model = models_->Find(proto->model());
   if (!model.ok()) return GenerateReactor::Reject(ToGrpcStatus(model.status()));
   auto request = BuildChatRequest(*proto, **model);
-  if (!request.ok()) return GenerateReactor::Reject(ToGrpcStatus(request.status()));
+  if (!request.ok()) {
+    CountRefused(proto->model(), request.status());
+    return GenerateReactor::Reject(ToGrpcStatus(request.status()));
+  }
   return Submit(context, **model, *std::move(request));
 }
 

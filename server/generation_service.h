@@ -11,11 +11,14 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 
+#include "absl/container/flat_hash_map.h"
 #include "loom/v1/generation.grpc.pb.h"
 #include "server/active_calls.h"
 #include "server/api_keys.h"
+#include "server/request_counters.h"
 #include "server/served_model.h"
 
 namespace loom {
@@ -24,6 +27,12 @@ class GenerationService final : public v1::Generation::CallbackService {
  public:
   // All three must outlive the service.
   GenerationService(const ModelRegistry* models, const ApiKeys* api_keys, ActiveCalls* calls);
+
+  // Calls refused before reaching the engine, by model name (for metrics).
+  const absl::flat_hash_map<std::string, std::unique_ptr<RequestCounters>>& request_counters()
+      const {
+    return counters_;
+  }
 
   // From now on every new call gets UNAVAILABLE; calls in flight go on.
   void StartDraining() { draining_.store(true, std::memory_order_release); }
@@ -48,10 +57,14 @@ class GenerationService final : public v1::Generation::CallbackService {
   grpc::ServerWriteReactor<v1::GenerateResponse>* Submit(grpc::CallbackServerContext* context,
                                                          ServedModel& model, Request request);
   std::string NewRequestId();
+  // Counts a generation call for `model` (by name; unknown names are not counted) that
+  // ended with `status` before reaching the engine.
+  void CountRefused(const std::string& model, const absl::Status& status);
 
   const ModelRegistry* const models_;
   const ApiKeys* const api_keys_;
   ActiveCalls* const calls_;
+  absl::flat_hash_map<std::string, std::unique_ptr<RequestCounters>> counters_;
   std::atomic<bool> draining_{false};
   std::atomic<uint64_t> next_request_id_{0};
   const uint64_t request_id_salt_;

@@ -34,7 +34,7 @@ absl::Status ApplySampling(const v1::SamplingParams& proto, const ServedModel& m
   if (proto.has_frequency_penalty()) s.frequency_penalty = proto.frequency_penalty();
   if (proto.has_seed()) s.seed = proto.seed();
   if (proto.logprobs() > static_cast<uint32_t>(kMaxLogprobs)) {
-    return Invalid(absl::StrCat("sampling.logprobs: must be in [0, ", kMaxLogprobs, "], got ",
+    return Invalid(absl::StrCat("sampling.logprobs must be in [0, ", kMaxLogprobs, "], got ",
                                 proto.logprobs()));
   }
   s.logprobs = static_cast<int>(proto.logprobs());
@@ -46,22 +46,26 @@ absl::Status ApplySampling(const v1::SamplingParams& proto, const ServedModel& m
   StopConditions& stop = request.stop;
   if (proto.has_max_tokens()) {
     if (proto.max_tokens() < 1 || proto.max_tokens() > static_cast<uint32_t>(session_len)) {
-      return Invalid(absl::StrCat("sampling.max_tokens: must be in [1, ", session_len,
+      return Invalid(absl::StrCat("sampling.max_tokens must be in [1, ", session_len,
                                   "] (the model's session_len), got ", proto.max_tokens()));
     }
     stop.max_tokens = static_cast<int>(proto.max_tokens());
   } else {
     stop.max_tokens = std::max(1, std::min(model.default_max_tokens, session_len - prompt_tokens));
   }
+  // The model's default stop strings and ids (its YAML) apply unless the request sends
+  // its own.
+  if (proto.stop_size() == 0) stop.stop = model.default_stop;
+  if (proto.stop_token_ids_size() == 0) stop.stop_token_ids = model.default_stop_token_ids;
   if (proto.stop_size() > kMaxStopStrings) {
-    return Invalid(absl::StrCat("sampling.stop: at most ", kMaxStopStrings, " stop strings, got ",
-                                proto.stop_size()));
+    return Invalid(absl::StrCat("sampling.stop must hold at most ", kMaxStopStrings,
+                                " stop strings, got ", proto.stop_size()));
   }
   for (int i = 0; i < proto.stop_size(); ++i) {
     const std::string& word = proto.stop(i);
-    if (word.empty()) return Invalid(absl::StrCat("sampling.stop[", i, "]: must not be empty"));
+    if (word.empty()) return Invalid(absl::StrCat("sampling.stop[", i, "] must not be empty"));
     if (word.size() > kMaxStopStringBytes) {
-      return Invalid(absl::StrCat("sampling.stop[", i, "]: at most ", kMaxStopStringBytes,
+      return Invalid(absl::StrCat("sampling.stop[", i, "] must be at most ", kMaxStopStringBytes,
                                   " bytes, got ", word.size()));
     }
     stop.stop.push_back(word);

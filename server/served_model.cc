@@ -8,13 +8,20 @@
 namespace loom {
 namespace {
 
-SamplingParams DefaultSampling(const ModelConfig& config) {
+SamplingParams DefaultSampling(const ModelConfig& config, const SamplingDefaults& yaml) {
   const ModelConfig::GenerationDefaults& g = config.generation;
   SamplingParams params;
   params.temperature = g.do_sample == false ? 0.0f : g.temperature.value_or(1.0f);
   params.top_k = g.top_k.value_or(0);
   params.top_p = g.top_p.value_or(1.0f);
   params.repetition_penalty = g.repetition_penalty.value_or(1.0f);
+  params.temperature = yaml.temperature.value_or(params.temperature);
+  params.top_p = yaml.top_p.value_or(params.top_p);
+  params.top_k = yaml.top_k.value_or(params.top_k);
+  params.min_p = yaml.min_p.value_or(params.min_p);
+  params.repetition_penalty = yaml.repetition_penalty.value_or(params.repetition_penalty);
+  params.presence_penalty = yaml.presence_penalty.value_or(params.presence_penalty);
+  params.frequency_penalty = yaml.frequency_penalty.value_or(params.frequency_penalty);
   return params;
 }
 
@@ -22,18 +29,32 @@ SamplingParams DefaultSampling(const ModelConfig& config) {
 
 absl::StatusOr<ServedModel> LoadServedModel(const std::filesystem::path& dir, std::string name,
                                             const EngineOptions& options,
-                                            const EngineConfig& config) {
+                                            const EngineConfig& config,
+                                            const ServedModelOptions& served_options) {
   ServedModel served;
   served.name = name.empty() ? dir.filename().string() : std::move(name);
   if (served.name.empty()) served.name = dir.parent_path().filename().string();
   served.backend = std::make_unique<CpuBackend>();
   auto model = LoadModel(dir, served.backend.get(), options);
   if (!model.ok()) return model.status();
-  auto chat = ChatFormatter::Create(dir, *model->tokenizer, ChatTemplateOverride{});
+  auto chat = ChatFormatter::Create(dir, *model->tokenizer, served_options.chat_template);
   if (!chat.ok()) return chat.status();
   served.chat = std::make_shared<const ChatFormatter>(*std::move(chat));
-  served.default_sampling = DefaultSampling(model->config);
-  served.default_max_tokens = model->config.generation.max_new_tokens.value_or(512);
+  const SamplingDefaults& defaults = served_options.sampling;
+  served.default_sampling = DefaultSampling(model->config, defaults);
+  if (auto status = ValidateSamplingParams(served.default_sampling); !status.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("default sampling of model '", served.name, "': ", status.message()));
+  }
+  served.default_max_tokens = defaults.max_tokens.value_or(
+      model->config.generation.max_new_tokens.value_or(served.default_max_tokens));
+  if (served.default_max_tokens < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("default max_tokens of model '", served.name,
+                                                   "' must be >= 1, got ",
+                                                   served.default_max_tokens));
+  }
+  served.default_stop = defaults.stop;
+  served.default_stop_token_ids = defaults.stop_token_ids;
   auto engine = Engine::Create(*std::move(model), config);
   if (!engine.ok()) return engine.status();
   served.engine = *std::move(engine);

@@ -5,17 +5,42 @@
 // (each Engine is itself thread-safe).
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "engine/chat/chat_formatter.h"
+#include "engine/chat/chat_template_override.h"
 #include "engine/engine.h"
 #include "kernels/backend.h"
 
 namespace loom {
+
+// Sampling defaults a model's YAML sets (its `sampling:` mapping, with the proto's
+// SamplingParams names). Each one set replaces the model's generation_config.json default;
+// nullopt or empty leaves it.
+struct SamplingDefaults {
+  std::optional<float> temperature;
+  std::optional<float> top_p;
+  std::optional<int> top_k;
+  std::optional<float> min_p;
+  std::optional<float> repetition_penalty;
+  std::optional<float> presence_penalty;
+  std::optional<float> frequency_penalty;
+  std::optional<int> max_tokens;
+  std::vector<std::string> stop;
+  std::vector<int32_t> stop_token_ids;
+};
+
+// What a model's YAML adds to its Hugging Face directory. The defaults change nothing.
+struct ServedModelOptions {
+  ChatTemplateOverride chat_template;  // before the directory's own template
+  SamplingDefaults sampling;
+};
 
 struct ServedModel {
   std::string name;                  // the proto's `model`, the metrics' `model` label
@@ -26,14 +51,21 @@ struct ServedModel {
   // Default sampling parameters and max_tokens for requests that leave them unset.
   SamplingParams default_sampling;
   int default_max_tokens = 512;
+  // Stop strings and token ids for requests that set none (SamplingDefaults).
+  std::vector<std::string> default_stop;
+  std::vector<int32_t> default_stop_token_ids;
 };
 
 // Loads the Hugging Face model in `dir` onto a CPU backend and starts its engine, with
-// its chat template and the sampling defaults of its generation_config.json.
-// `name` empty: the directory's name.
+// the chat template of `served` (else the directory's own) and the sampling defaults of
+// its generation_config.json overridden by `served.sampling`. `name` empty: the
+// directory's name. Errors: LoadModel's, ChatFormatter::Create's (a bad template),
+// Engine::Create's; InvalidArgument for sampling defaults out of range
+// (ValidateSamplingParams) or max_tokens < 1.
 absl::StatusOr<ServedModel> LoadServedModel(const std::filesystem::path& dir, std::string name,
                                             const EngineOptions& options,
-                                            const EngineConfig& config);
+                                            const EngineConfig& config,
+                                            const ServedModelOptions& served = {});
 
 class ModelRegistry {
  public:

@@ -71,6 +71,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ModelRegistry models, Serv
   if (server->server_ == nullptr || server->port_ == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", address));
   }
+  if (o.metrics_port >= 0) {
+    auto metrics = MetricsEndpoint::Start(
+        o.host, o.metrics_port,
+        std::make_shared<MetricsCollector>(&server->models_, &server->service_.request_counters()));
+    if (!metrics.ok()) return metrics.status();
+    server->metrics_ = *std::move(metrics);
+  }
   grpc::HealthCheckServiceInterface* health = server->server_->GetHealthCheckService();
   health->SetServingStatus("", true);
   health->SetServingStatus(v1::Generation::service_full_name(), true);
@@ -89,11 +96,15 @@ Server::~Server() {
 void Server::Drain() {
   server_->GetHealthCheckService()->SetServingStatus(false);
   service_.StartDraining();
-  if (!calls_.WaitUntilEmpty(absl::Now() + options_.drain_timeout)) {
+  bool idle = calls_.WaitUntilEmpty(absl::Now() + options_.drain_timeout);
+  if (!idle) {
     calls_.CancelAll();  // their calls end with UNAVAILABLE
-    calls_.WaitUntilEmpty(absl::Now() + absl::Seconds(5));
+    idle = calls_.WaitUntilEmpty(absl::Now() + absl::Seconds(5));
   }
-  server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  // With no call left there is nothing to wait for (gRPC would otherwise wait out the
+  // deadline for idle client connections); else a last second before cancelling them.
+  server_->Shutdown(std::chrono::system_clock::now() +
+                    (idle ? std::chrono::seconds(0) : std::chrono::seconds(1)));
   server_->Wait();
   server_.reset();
 }

@@ -5,6 +5,8 @@
 // reflection, with explicit message size limits and keepalive settings, over plain TCP
 // or TLS (optionally mutual).
 //
+// With metrics_port >= 0 it also serves Prometheus metrics over HTTP (metrics.h).
+//
 // Drain() is the SIGTERM sequence: health goes NOT_SERVING at once, new calls get
 // UNAVAILABLE, calls in flight have drain_timeout to finish, and the engine requests of
 // the rest are cancelled (their calls end with UNAVAILABLE); then the server stops.
@@ -23,6 +25,7 @@
 #include "server/active_calls.h"
 #include "server/api_keys.h"
 #include "server/generation_service.h"
+#include "server/metrics.h"
 #include "server/served_model.h"
 
 namespace loom {
@@ -43,6 +46,9 @@ struct ServerOptions {
   absl::Duration keepalive_time = absl::Seconds(60);
   absl::Duration keepalive_timeout = absl::Seconds(20);
   absl::Duration drain_timeout = absl::Seconds(30);
+  // Prometheus metrics over HTTP at /metrics on this port (0: any free port, see
+  // Server::metrics_port(); -1: off). Listens on `host`.
+  int metrics_port = 9400;
 };
 
 class Server {
@@ -54,6 +60,8 @@ class Server {
   ~Server();
 
   int port() const { return port_; }
+  // The metrics endpoint's port, or -1 when metrics are off.
+  int metrics_port() const { return metrics_ != nullptr ? metrics_->port() : -1; }
   const ModelRegistry& models() const { return models_; }
 
   // The SIGTERM sequence (see above); returns once the server has stopped.
@@ -68,6 +76,7 @@ class Server {
   GenerationService service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
+  std::unique_ptr<MetricsEndpoint> metrics_;
 };
 
 }  // namespace loom

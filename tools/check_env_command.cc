@@ -2,7 +2,7 @@
 
 #include <iostream>
 
-#include "tools/version.h"
+#include "loom/version.h"
 #ifdef LOOM_HAVE_CUDA
 #include "kernels/cuda/device_info.h"
 #endif

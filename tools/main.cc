@@ -8,7 +8,7 @@
 #include "tools/generate_command.h"
 #include "tools/serve_command.h"
 #include "tools/tokenize_command.h"
-#include "tools/version.h"
+#include "loom/version.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"loom: an LLM inference server"};

@@ -19,7 +19,9 @@ TEST(ApiKeysTest, BearerWithAnyKeyPasses) {
   ASSERT_TRUE(keys.ok());
   EXPECT_TRUE(keys->Check("Bearer alpha").ok());
   EXPECT_TRUE(keys->Check("Bearer beta-2").ok());
-  for (const char* bad : {"", "alpha", "Bearer ", "Bearer alph", "Bearer alphaa", "bearer alpha",
+  EXPECT_TRUE(keys->Check("bearer alpha").ok());  // the scheme is case-insensitive
+  EXPECT_TRUE(keys->Check("BEARER alpha").ok());
+  for (const char* bad : {"", "alpha", "Bearer ", "Bearer alph", "Bearer alphaa", "Bearer ALPHA",
                           "Basic alpha", "Bearer beta"}) {
     absl::Status status = keys->Check(bad);
     EXPECT_EQ(status.code(), absl::StatusCode::kUnauthenticated) << bad;

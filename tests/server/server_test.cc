@@ -37,16 +37,19 @@ struct ServerSetup {
   EngineOptions engine{.block_size = 16, .session_len = 512, .max_batch_size = 16};
   EngineConfig config;
   ServerOptions options;
+  ServedModelOptions served;
 };
 
 class ServerTest : public ::testing::Test {
  protected:
   void StartServer(ServerSetup setup = {}) {
-    auto model = LoadServedModel(testing::BundledModelDir(), "tiny", setup.engine, setup.config);
+    auto model = LoadServedModel(testing::BundledModelDir(), "tiny", setup.engine, setup.config,
+                                 setup.served);
     ASSERT_TRUE(model.ok()) << model.status();
     ModelRegistry models;
     models.Add(*std::move(model));
     setup.options.port = 0;
+    setup.options.metrics_port = -1;  // metrics_test covers them
     auto server = Server::Start(std::move(models), setup.options);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
@@ -546,6 +549,25 @@ TEST_F(ServerTest, ChatRendersTheTemplateAndStreams) {
   v1::TokenizeResponse ids;
   ASSERT_TRUE(stub_->Tokenize(&tokenize_context, tokenize, &ids).ok());
   EXPECT_GE(ids.ids_size(), 2);
+}
+
+TEST_F(ServerTest, ModelDefaultStopAppliesUnlessTheRequestSetsItsOwn) {
+  ServerSetup setup;
+  setup.served.sampling.stop = {"noted."};  // as a model YAML's sampling.stop
+  StartServer(setup);
+  GenerateRequest request;
+  request.set_text("ROMEO:");  // greedy: " I have, I am noted.\n\nROMEO:\nI am a man, ..."
+  request.mutable_sampling()->set_temperature(0.0f);
+  request.mutable_sampling()->set_max_tokens(40);
+  Stream by_default = Generate(request);
+  ASSERT_TRUE(by_default.status.ok()) << by_default.status.error_message();
+  EXPECT_EQ(by_default.text, " I have, I am ");
+  EXPECT_EQ(by_default.last.finish_reason(), v1::FINISH_REASON_STOP);
+
+  request.mutable_sampling()->add_stop(",");
+  Stream own = Generate(request);
+  ASSERT_TRUE(own.status.ok()) << own.status.error_message();
+  EXPECT_EQ(own.text, " I have");
 }
 
 }  // namespace

@@ -236,7 +236,7 @@ class ServeProcess {
   ServeProcess() {
     log_ = std::string(::testing::TempDir()) + "/loom_serve_" + std::to_string(getpid()) + ".log";
     const std::string command =
-        std::string(LOOM_BINARY) + " serve --port 0 2>" + log_ + " & echo $!";
+        std::string(LOOM_BINARY) + " serve --port 0 --metrics-port -1 2>" + log_ + " & echo $!";
     FILE* pipe = popen(command.c_str(), "r");
     if (pipe != nullptr && fscanf(pipe, "%d", &pid_) != 1) pid_ = -1;
     if (pipe != nullptr) pclose(pipe);
