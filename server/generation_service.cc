@@ -138,6 +138,7 @@ grpc::ServerUnaryReactor* GenerationService::ListModels(grpc::CallbackServerCont
     v1::ModelInfo* info = response->add_models();
     info->set_name(model->name);
     info->set_max_context(static_cast<uint32_t>(model->engine->model().session_len));
+    info->set_vocab_size(static_cast<uint32_t>(model->engine->model().tokenizer->vocab_size()));
   }
   return FinishUnary(context, absl::OkStatus());
 }

@@ -37,6 +37,10 @@ class GenerationService final : public v1::Generation::CallbackService {
   // From now on every new call gets UNAVAILABLE; calls in flight go on.
   void StartDraining() { draining_.store(true, std::memory_order_release); }
 
+  // OK when a call may proceed: UNAVAILABLE while draining, UNAUTHENTICATED without a
+  // valid key. Every RPC but health goes through it (reflection too).
+  absl::Status Admit(const grpc::CallbackServerContext& context) const;
+
   grpc::ServerWriteReactor<v1::GenerateResponse>* Generate(
       grpc::CallbackServerContext* context, const v1::GenerateRequest* request) override;
   grpc::ServerWriteReactor<v1::GenerateResponse>* Chat(grpc::CallbackServerContext* context,
@@ -49,9 +53,6 @@ class GenerationService final : public v1::Generation::CallbackService {
                                        v1::ListModelsResponse* response) override;
 
  private:
-  // OK when the call may proceed: UNAVAILABLE while draining, UNAUTHENTICATED without a
-  // valid key.
-  absl::Status Admit(const grpc::CallbackServerContext& context) const;
   // Submits `request` to `model` and streams it; the call's deadline bounds its wait in
   // the queue.
   grpc::ServerWriteReactor<v1::GenerateResponse>* Submit(grpc::CallbackServerContext* context,

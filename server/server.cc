@@ -1,6 +1,5 @@
 #include "server/server.h"
 
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 
 #include <fstream>
@@ -46,7 +45,8 @@ int Milliseconds(absl::Duration d) { return static_cast<int>(absl::ToInt64Millis
 Server::Server(ModelRegistry models, ServerOptions options)
     : models_(std::move(models)),
       options_(std::move(options)),
-      service_(&models_, &options_.api_keys, &calls_) {}
+      service_(&models_, &options_.api_keys, &calls_),
+      reflection_(&service_) {}
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(ModelRegistry models, ServerOptions options) {
   auto credentials = Credentials(options.tls);
@@ -55,11 +55,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ModelRegistry models, Serv
   const ServerOptions& o = server->options_;
 
   grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   const std::string address = absl::StrCat(o.host, ":", o.port);
   builder.AddListeningPort(address, *credentials, &server->port_);
   builder.RegisterService(&server->service_);
+  builder.RegisterService(&server->reflection_);
   builder.SetMaxReceiveMessageSize(o.max_receive_message_bytes);
   builder.SetMaxSendMessageSize(o.max_send_message_bytes);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, Milliseconds(o.keepalive_time));

@@ -2,8 +2,8 @@
 //
 // It serves loom.v1.Generation (generation_service.h), grpc.health.v1 (the overall
 // status "", "loom.v1.Generation", and one service name per model) and server
-// reflection, with explicit message size limits and keepalive settings, over plain TCP
-// or TLS (optionally mutual).
+// reflection (reflection_service.h), with explicit message size limits and keepalive settings, over
+// plain TCP or TLS (optionally mutual).
 //
 // With metrics_port >= 0 it also serves Prometheus metrics over HTTP (metrics.h).
 //
@@ -26,6 +26,7 @@
 #include "server/api_keys.h"
 #include "server/generation_service.h"
 #include "server/metrics.h"
+#include "server/reflection_service.h"
 #include "server/served_model.h"
 
 namespace loom {
@@ -74,6 +75,7 @@ class Server {
   const ServerOptions options_;
   ActiveCalls calls_;
   GenerationService service_;
+  ReflectionService reflection_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   std::unique_ptr<MetricsEndpoint> metrics_;

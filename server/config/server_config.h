@@ -10,7 +10,7 @@
 //   api_keys: [KEY, ...]         # clients send `authorization: Bearer KEY`
 //   api_key_file: keys.txt       # one key per line (api_keys.h)
 //   max_queued_requests: 1024    # per model: queued requests, then RESOURCE_EXHAUSTED
-//   max_queued_tokens: 4194304   # per model: prompt + max_tokens of the queued requests
+//   max_queued_tokens: 4194304   # per model: prompt tokens of the waiting requests
 //   max_sessions: 4096           # per model: open stateful sessions
 //   max_receive_message_bytes: 16777216
 //   max_send_message_bytes: 16777216

@@ -3,6 +3,8 @@
 // a table of malformed requests, deadlines, queue overflow, API keys, TLS and sessions.
 #include "server/server.h"
 
+#include <gmock/gmock.h>
+#include <google/protobuf/descriptor.pb.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
@@ -16,6 +18,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "engine/chat/builtin_templates.h"
+#include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "loom/v1/generation.grpc.pb.h"
 #include "tests/engine/model_test_util.h"
 
@@ -568,6 +572,85 @@ TEST_F(ServerTest, ModelDefaultStopAppliesUnlessTheRequestSetsItsOwn) {
   Stream own = Generate(request);
   ASSERT_TRUE(own.status.ok()) << own.status.error_message();
   EXPECT_EQ(own.text, " I have");
+}
+
+TEST_F(ServerTest, ChatStopsAtTheNamedTemplatesStopWords) {
+  ServerSetup setup;
+  std::optional<NamedChatTemplate> named = FindBuiltinChatTemplate("llama3");
+  ASSERT_TRUE(named.has_value());
+  named->stop_words = {"\n"};  // as a model YAML's chat_template would set them
+  setup.served.chat_template = *named;
+  StartServer(setup);
+  v1::ChatRequest chat;
+  auto* m = chat.add_messages();
+  m->set_role("user");
+  m->set_content("Speak, ROMEO.");
+  chat.mutable_sampling()->set_temperature(0.0f);
+  chat.mutable_sampling()->set_max_tokens(200);
+  grpc::ClientContext context;
+  Stream s = Read(stub_->Chat(&context, chat).get());
+  ASSERT_TRUE(s.status.ok()) << s.status.error_message();
+  EXPECT_EQ(s.last.finish_reason(), v1::FINISH_REASON_STOP) << s.text;
+  // In a byte-level vocabulary "\n" is no token's string (that is "Ċ"), so it is a stop
+  // string: the reply ends before the first newline, which is not part of the text.
+  EXPECT_EQ(s.text.find('\n'), std::string::npos) << s.text;
+  EXPECT_LT(s.ids.size(), 200u);
+}
+
+namespace rpb = grpc::reflection::v1alpha;
+
+// Sends `requests` on one reflection stream and returns the responses and the status.
+std::pair<std::vector<rpb::ServerReflectionResponse>, grpc::Status> Reflect(
+    const std::string& target, const std::vector<rpb::ServerReflectionRequest>& requests,
+    const std::string& api_key = "") {
+  auto stub = rpb::ServerReflection::NewStub(
+      grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  if (!api_key.empty()) context.AddMetadata("authorization", "Bearer " + api_key);
+  auto stream = stub->ServerReflectionInfo(&context);
+  std::vector<rpb::ServerReflectionResponse> responses;
+  for (const auto& request : requests) {
+    if (!stream->Write(request)) break;
+    rpb::ServerReflectionResponse response;
+    if (!stream->Read(&response)) break;
+    responses.push_back(response);
+  }
+  stream->WritesDone();
+  return {responses, stream->Finish()};
+}
+
+TEST_F(ServerTest, ReflectionDescribesTheApiBehindTheApiKeys) {
+  ServerSetup setup;
+  auto keys = ApiKeys::Create({"k3y"});
+  ASSERT_TRUE(keys.ok());
+  setup.options.api_keys = *keys;
+  StartServer(setup);
+  rpb::ServerReflectionRequest list, symbol, missing;
+  list.set_list_services("");
+  symbol.set_file_containing_symbol("loom.v1.Generation");
+  missing.set_file_containing_symbol("loom.v1.Nope");
+
+  auto [denied, denied_status] = Reflect(Target(), {list});
+  EXPECT_EQ(denied_status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_TRUE(denied.empty());
+
+  auto [responses, status] = Reflect(Target(), {list, symbol, missing}, "k3y");
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(responses.size(), 3u);
+  std::vector<std::string> services;
+  for (const auto& s : responses[0].list_services_response().service()) {
+    services.push_back(s.name());
+  }
+  EXPECT_THAT(services, ::testing::Contains("loom.v1.Generation"));
+  EXPECT_THAT(services, ::testing::Contains("grpc.health.v1.Health"));
+  ASSERT_GE(responses[1].file_descriptor_response().file_descriptor_proto_size(), 1);
+  google::protobuf::FileDescriptorProto file;
+  ASSERT_TRUE(
+      file.ParseFromString(responses[1].file_descriptor_response().file_descriptor_proto(0)));
+  EXPECT_EQ(file.name(), "loom/v1/generation.proto");
+  ASSERT_EQ(file.service_size(), 1);
+  EXPECT_EQ(file.service(0).method_size(), 4);
+  EXPECT_EQ(responses[2].error_response().error_code(), grpc::StatusCode::NOT_FOUND);
 }
 
 }  // namespace
