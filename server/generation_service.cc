@@ -138,7 +138,11 @@ grpc::ServerUnaryReactor* GenerationService::ListModels(grpc::CallbackServerCont
     v1::ModelInfo* info = response->add_models();
     info->set_name(model->name);
     info->set_max_context(static_cast<uint32_t>(model->engine->model().session_len));
-    info->set_vocab_size(static_cast<uint32_t>(model->engine->model().tokenizer->vocab_size()));
+    const Tokenizer& tokenizer = *model->engine->model().tokenizer;
+    info->set_vocab_size(static_cast<uint32_t>(tokenizer.vocab_size()));
+    for (TokenId id : tokenizer.SpecialTokenIds()) {
+      info->add_special_token_ids(static_cast<uint32_t>(id));
+    }
   }
   return FinishUnary(context, absl::OkStatus());
 }

@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "CLI/CLI.hpp"
+#include "tools/bench_command.h"
 #include "tools/chat_command.h"
 #include "tools/check_env_command.h"
 #include "tools/client_command.h"
@@ -22,6 +23,7 @@ int main(int argc, char** argv) {
   loom::AddClientCommand(app, exit_code);
   loom::AddChatCommand(app, exit_code);
   loom::AddCheckEnvCommand(app, exit_code);
+  loom::AddBenchCommand(app, exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;
 }

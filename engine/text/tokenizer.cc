@@ -260,4 +260,12 @@ bool Tokenizer::IsSpecial(TokenId id) const {
   return added != nullptr && added->special;
 }
 
+std::vector<TokenId> Tokenizer::SpecialTokenIds() const {
+  std::vector<TokenId> ids;
+  for (TokenId id = 0; id < vocab_size_; ++id) {
+    if (IsSpecial(id)) ids.push_back(id);
+  }
+  return ids;
+}
+
 }  // namespace loom

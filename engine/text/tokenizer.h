@@ -93,6 +93,8 @@ class Tokenizer {
   std::optional<std::string> IdToToken(TokenId id) const;
   // Whether `id` is an added token marked special.
   bool IsSpecial(TokenId id) const;
+  // Every id in [0, vocab_size()) that IsSpecial(), ascending. O(vocab_size()).
+  std::vector<TokenId> SpecialTokenIds() const;
 
   // tokenizer_config.json's bos_token / eos_token, resolved to ids; nullopt when unset.
   std::optional<TokenId> bos_token_id() const { return bos_token_id_; }
