@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "CLI/CLI.hpp"
+#include "loom/version.h"
 #include "tools/bench_command.h"
 #include "tools/chat_command.h"
 #include "tools/check_env_command.h"
@@ -9,7 +10,6 @@
 #include "tools/generate_command.h"
 #include "tools/serve_command.h"
 #include "tools/tokenize_command.h"
-#include "loom/version.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"loom: an LLM inference server"};
