@@ -2,7 +2,6 @@
 
 #include <grpcpp/grpcpp.h>
 
-#include <fstream>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -13,6 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "engine/model/read_file.h"
 #include "loom/v1/generation.grpc.pb.h"
 #include "tools/chat_repl.h"
 
@@ -39,26 +39,27 @@ absl::Status FromGrpc(const grpc::Status& status) {
   return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
 }
 
-absl::StatusOr<std::string> ReadFile(const std::string& flag, const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(flag, ": cannot read ", path));
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
+// A PEM file named by `flag`, at most 1 MiB.
+absl::StatusOr<std::string> ReadPem(const std::string& flag, const std::string& path) {
+  auto text = ReadSmallFile(path, 1 << 20);
+  if (!text.ok()) {
+    return absl::Status(text.status().code(), absl::StrCat(flag, ": ", text.status().message()));
+  }
+  return text;
 }
 
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> Credentials(const ClientFlags& flags) {
   if (flags.tls_ca.empty() && flags.tls_cert.empty()) return grpc::InsecureChannelCredentials();
   grpc::SslCredentialsOptions ssl;
   if (!flags.tls_ca.empty()) {
-    auto ca = ReadFile("--tls-ca", flags.tls_ca);
+    auto ca = ReadPem("--tls-ca", flags.tls_ca);
     if (!ca.ok()) return ca.status();
     ssl.pem_root_certs = *ca;
   }
   if (!flags.tls_cert.empty()) {
-    auto cert = ReadFile("--tls-cert", flags.tls_cert);
+    auto cert = ReadPem("--tls-cert", flags.tls_cert);
     if (!cert.ok()) return cert.status();
-    auto key = ReadFile("--tls-key", flags.tls_key);
+    auto key = ReadPem("--tls-key", flags.tls_key);
     if (!key.ok()) return key.status();
     ssl.pem_cert_chain = *cert;
     ssl.pem_private_key = *key;

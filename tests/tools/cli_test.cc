@@ -1,39 +1,19 @@
 // Runs the real `loom` binary as a user would and checks what it prints.
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <array>
-#include <chrono>
 #include <cstdio>
 #include <fstream>
-#include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "nlohmann/json.hpp"
+#include "tests/tools/loom_cli.h"
 
 namespace {
 
-struct CliResult {
-  int exit_code = -1;
-  std::string out;  // stdout and stderr together
-};
-
-CliResult Loom(const std::string& args) {
-  const std::string command = std::string(LOOM_BINARY) + " " + args + " 2>&1";
-  CliResult run;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return run;
-  std::array<char, 4096> buffer;
-  size_t n;
-  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) run.out.append(buffer.data(), n);
-  const int status = pclose(pipe);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return run;
-}
+using loom::testing::CliResult;
+using loom::testing::RunLoom;
+using loom::testing::ServeProcess;
 
 nlohmann::json Golden() {
   std::ifstream in(std::string(LOOM_SOURCE_DIR) + "/tests/goldens/tiny-shakespeare-llama.json");
@@ -41,7 +21,7 @@ nlohmann::json Golden() {
 }
 
 TEST(CliTest, Version) {
-  CliResult run = Loom("--version");
+  CliResult run = RunLoom("--version");
   EXPECT_EQ(run.exit_code, 0);
   EXPECT_EQ(run.out.rfind("loom 0.", 0), 0u) << run.out;
 }
@@ -49,7 +29,7 @@ TEST(CliTest, Version) {
 TEST(CliTest, GenerateGreedyJsonOnTheBundledModelMatchesTransformers) {
   const auto c = Golden()["cases"][0];
   ASSERT_EQ(c["prompt"], "ROMEO:");
-  CliResult run = Loom("generate --prompt 'ROMEO:' --temperature 0 --max-tokens 48 --json");
+  CliResult run = RunLoom("generate --prompt 'ROMEO:' --temperature 0 --max-tokens 48 --json");
   ASSERT_EQ(run.exit_code, 0) << run.out;
   auto out = nlohmann::json::parse(run.out);
   EXPECT_EQ(out["prompt_ids"], c["prompt_ids"]);
@@ -60,7 +40,7 @@ TEST(CliTest, GenerateGreedyJsonOnTheBundledModelMatchesTransformers) {
 }
 
 TEST(CliTest, GeneratePlainPrintsPromptAndContinuation) {
-  CliResult run = Loom("generate --prompt 'The king' --max-tokens 20 --seed 3");
+  CliResult run = RunLoom("generate --prompt 'The king' --max-tokens 20 --seed 3");
   ASSERT_EQ(run.exit_code, 0) << run.out;
   EXPECT_EQ(run.out.rfind("The king", 0), 0u) << run.out;
   EXPECT_GT(run.out.size(), std::string("The king\n").size());
@@ -70,8 +50,8 @@ TEST(CliTest, SeededSamplingIsRepeatable) {
   const std::string args =
       "generate --prompt 'O' --temperature 0.9 --top-p 0.9 --top-k 50 "
       "--seed 1234 --max-tokens 30 --json";
-  CliResult a = Loom(args);
-  CliResult b = Loom(args);
+  CliResult a = RunLoom(args);
+  CliResult b = RunLoom(args);
   ASSERT_EQ(a.exit_code, 0) << a.out;
   EXPECT_EQ(nlohmann::json::parse(a.out)["output_ids"], nlohmann::json::parse(b.out)["output_ids"]);
 }
@@ -79,7 +59,8 @@ TEST(CliTest, SeededSamplingIsRepeatable) {
 TEST(CliTest, GenerateFromPromptFile) {
   const std::string path = ::testing::TempDir() + "/loom_cli_prompt.txt";
   std::ofstream(path) << "ROMEO:";
-  CliResult run = Loom("generate --prompt-file " + path + " --temperature 0 --max-tokens 5 --json");
+  CliResult run =
+      RunLoom("generate --prompt-file " + path + " --temperature 0 --max-tokens 5 --json");
   ASSERT_EQ(run.exit_code, 0) << run.out;
   EXPECT_EQ(nlohmann::json::parse(run.out)["prompt_ids"], Golden()["cases"][0]["prompt_ids"]);
 }
@@ -87,14 +68,14 @@ TEST(CliTest, GenerateFromPromptFile) {
 TEST(CliTest, PromptsFileRunsConcurrentlyAndKeepsInputOrder) {
   const std::string path = ::testing::TempDir() + "/loom_cli_prompts.json";
   std::ofstream(path) << R"(["ROMEO:", "The king", "O"])";
-  CliResult all = Loom("generate --prompts-file " + path +
-                       " --temperature 0 --max-tokens 12 --ignore-eos --json");
+  CliResult all = RunLoom("generate --prompts-file " + path +
+                          " --temperature 0 --max-tokens 12 --ignore-eos --json");
   ASSERT_EQ(all.exit_code, 0) << all.out;
   const auto results = nlohmann::json::parse(all.out);
   ASSERT_EQ(results.size(), 3u);
   for (const char* prompt : {"ROMEO:", "The king", "O"}) {
-    CliResult one = Loom(std::string("generate --prompt '") + prompt +
-                         "' --temperature 0 --max-tokens 12 --ignore-eos --json");
+    CliResult one = RunLoom(std::string("generate --prompt '") + prompt +
+                            "' --temperature 0 --max-tokens 12 --ignore-eos --json");
     ASSERT_EQ(one.exit_code, 0) << one.out;
     const auto single = nlohmann::json::parse(one.out);
     bool found = false;
@@ -112,14 +93,14 @@ TEST(CliTest, PromptsFileRunsConcurrentlyAndKeepsInputOrder) {
   EXPECT_EQ(results[2]["prompt"], "O");
 
   std::ofstream(path) << R"({"not": "an array"})";
-  CliResult bad = Loom("generate --prompts-file " + path);
+  CliResult bad = RunLoom("generate --prompts-file " + path);
   EXPECT_NE(bad.exit_code, 0);
   EXPECT_NE(bad.out.find("--prompts-file"), std::string::npos) << bad.out;
 }
 
 TEST(CliTest, StopStringsStopTokensAndLogprobs) {
   const auto c = Golden()["cases"][0];  // "ROMEO:" -> " I have, I am noted.\n\nROMEO:..."
-  CliResult stopped = Loom(
+  CliResult stopped = RunLoom(
       "generate --prompt 'ROMEO:' --temperature 0 --max-tokens 48 "
       "--stop 'noted.' --json");
   ASSERT_EQ(stopped.exit_code, 0) << stopped.out;
@@ -128,7 +109,7 @@ TEST(CliTest, StopStringsStopTokensAndLogprobs) {
   EXPECT_EQ(out["finish_reason"], "stop");
 
   const int stop_id = c["greedy_ids"][2];
-  CliResult by_id = Loom(
+  CliResult by_id = RunLoom(
       "generate --prompt 'ROMEO:' --temperature 0 --max-tokens 48 "
       "--stop-token-id " +
       std::to_string(stop_id) + " --json");
@@ -137,7 +118,7 @@ TEST(CliTest, StopStringsStopTokensAndLogprobs) {
   EXPECT_EQ(out["output_ids"].back(), stop_id);
   EXPECT_EQ(out["finish_reason"], "stop");
 
-  CliResult logprobs = Loom(
+  CliResult logprobs = RunLoom(
       "generate --prompt 'ROMEO:' --temperature 0 --max-tokens 5 "
       "--logprobs 3 --json");
   ASSERT_EQ(logprobs.exit_code, 0) << logprobs.out;
@@ -155,37 +136,37 @@ TEST(CliTest, StopStringsStopTokensAndLogprobs) {
 
 TEST(CliTest, TokenizeJson) {
   CliResult run =
-      Loom(std::string("tokenize ") + LOOM_SOURCE_DIR +
-           "/models/tiny-shakespeare-llama --text 'ROMEO:' --add-special-tokens --json");
+      RunLoom(std::string("tokenize ") + LOOM_SOURCE_DIR +
+              "/models/tiny-shakespeare-llama --text 'ROMEO:' --add-special-tokens --json");
   ASSERT_EQ(run.exit_code, 0) << run.out;
   EXPECT_EQ(nlohmann::json::parse(run.out)["ids"], Golden()["cases"][0]["prompt_ids"]);
 }
 
 TEST(CliTest, CheckEnvReportsBuildFeatures) {
-  CliResult run = Loom("check-env");
+  CliResult run = RunLoom("check-env");
   EXPECT_EQ(run.exit_code, 0) << run.out;
   EXPECT_NE(run.out.find("CUDA: "), std::string::npos) << run.out;
   EXPECT_NE(run.out.find("backends: cpu"), std::string::npos) << run.out;
 }
 
 TEST(CliTest, ErrorsAreClearAndExitNonZero) {
-  CliResult missing = Loom("generate /nonexistent-model-dir --prompt hi");
+  CliResult missing = RunLoom("generate /nonexistent-model-dir --prompt hi");
   EXPECT_NE(missing.exit_code, 0);
   EXPECT_NE(missing.out.find("/nonexistent-model-dir/config.json"), std::string::npos)
       << missing.out;
 
-  CliResult no_prompt = Loom("generate");
+  CliResult no_prompt = RunLoom("generate");
   EXPECT_NE(no_prompt.exit_code, 0);
   EXPECT_NE(no_prompt.out.find("--prompt"), std::string::npos) << no_prompt.out;
 
-  CliResult both = Loom("generate --prompt a --prompt-file b");
+  CliResult both = RunLoom("generate --prompt a --prompt-file b");
   EXPECT_NE(both.exit_code, 0);
 
-  CliResult bad_top_p = Loom("generate --prompt a --top-p 2");
+  CliResult bad_top_p = RunLoom("generate --prompt a --top-p 2");
   EXPECT_NE(bad_top_p.exit_code, 0);
   EXPECT_NE(bad_top_p.out.find("--top-p"), std::string::npos) << bad_top_p.out;
 
-  CliResult too_long = Loom("generate --prompt a --max-tokens 5000");
+  CliResult too_long = RunLoom("generate --prompt a --max-tokens 5000");
   EXPECT_NE(too_long.exit_code, 0);
   EXPECT_NE(too_long.out.find("session_len"), std::string::npos) << too_long.out;
 }
@@ -206,21 +187,8 @@ std::vector<std::string> Replies(const std::string& transcript) {
 constexpr char kConversation[] =
     "printf 'Hello there\\nWho art thou?\\n/reset\\nHello there\\n' | ";
 
-CliResult LoomWithInput(const std::string& input_command, const std::string& args) {
-  const std::string command = input_command + std::string(LOOM_BINARY) + " " + args + " 2>&1";
-  CliResult run;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return run;
-  std::array<char, 4096> buffer;
-  size_t n;
-  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) run.out.append(buffer.data(), n);
-  const int status = pclose(pipe);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return run;
-}
-
 TEST(CliTest, ChatKeepsTheConversationAndResetStartsOver) {
-  CliResult run = LoomWithInput(kConversation, "chat --temperature 0 --max-tokens 12");
+  CliResult run = RunLoom("chat --temperature 0 --max-tokens 12", kConversation);
   ASSERT_EQ(run.exit_code, 0) << run.out;
   const std::vector<std::string> replies = Replies(run.out);
   ASSERT_GE(replies.size(), 4u) << run.out;
@@ -230,59 +198,25 @@ TEST(CliTest, ChatKeepsTheConversationAndResetStartsOver) {
   EXPECT_EQ(replies[3], replies[0]);  // a fresh conversation answers the same
 }
 
-// A `loom serve` on a free port, stopped with SIGTERM at the end of the test.
-class ServeProcess {
- public:
-  ServeProcess() {
-    log_ = std::string(::testing::TempDir()) + "/loom_serve_" + std::to_string(getpid()) + ".log";
-    const std::string command =
-        std::string(LOOM_BINARY) + " serve --port 0 --metrics-port -1 2>" + log_ + " & echo $!";
-    FILE* pipe = popen(command.c_str(), "r");
-    if (pipe != nullptr && fscanf(pipe, "%d", &pid_) != 1) pid_ = -1;
-    if (pipe != nullptr) pclose(pipe);
-    for (int i = 0; i < 600 && port_ == 0; ++i) {  // up to 60 s
-      std::ifstream in(log_);
-      std::stringstream text;
-      text << in.rdbuf();
-      const std::string s = text.str();
-      if (size_t at = s.find("127.0.0.1:"); at != std::string::npos) {
-        port_ = std::atoi(s.c_str() + at + 10);
-      } else {
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      }
-    }
-  }
-  ~ServeProcess() {
-    if (pid_ > 0) kill(pid_, SIGTERM);
-  }
-  std::string target() const { return "127.0.0.1:" + std::to_string(port_); }
-  int port() const { return port_; }
-
- private:
-  std::string log_;
-  int pid_ = -1;
-  int port_ = 0;
-};
-
 TEST(CliTest, ClientTalksToAServerLikeTheLocalTools) {
   ServeProcess server;
   ASSERT_GT(server.port(), 0) << "loom serve did not start";
-  CliResult raw = Loom("client " + server.target() +
-                       " --prompt 'ROMEO:' --raw --temperature 0 --max-tokens 20");
+  CliResult raw = RunLoom("client " + server.target() +
+                          " --prompt 'ROMEO:' --raw --temperature 0 --max-tokens 20");
   ASSERT_EQ(raw.exit_code, 0) << raw.out;
-  CliResult local = Loom("generate --prompt 'ROMEO:' --temperature 0 --max-tokens 20 --json");
+  CliResult local = RunLoom("generate --prompt 'ROMEO:' --temperature 0 --max-tokens 20 --json");
   ASSERT_EQ(local.exit_code, 0) << local.out;
   EXPECT_EQ(raw.out, nlohmann::json::parse(local.out)["text"].get<std::string>() + "\n");
 
   // The interactive client keeps its history in a server session: the same transcript
   // as `loom chat`, which keeps it in a local engine session.
-  CliResult remote = LoomWithInput(
-      kConversation, "client " + server.target() + " --temperature 0 --max-tokens 12");
+  CliResult remote =
+      RunLoom("client " + server.target() + " --temperature 0 --max-tokens 12", kConversation);
   ASSERT_EQ(remote.exit_code, 0) << remote.out;
-  CliResult chat = LoomWithInput(kConversation, "chat --temperature 0 --max-tokens 12");
+  CliResult chat = RunLoom("chat --temperature 0 --max-tokens 12", kConversation);
   EXPECT_EQ(Replies(remote.out), Replies(chat.out));
 
-  CliResult bad = Loom("client " + server.target() + " --prompt hi --temperature -1");
+  CliResult bad = RunLoom("client " + server.target() + " --prompt hi --temperature -1");
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_NE(bad.out.find("INVALID_ARGUMENT: sampling.temperature"), std::string::npos) << bad.out;
 }

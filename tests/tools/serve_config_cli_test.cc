@@ -2,36 +2,20 @@
 // and the errors of bad files and of configurations that cannot start.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <array>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
 
+#include "tests/tools/loom_cli.h"
+
 namespace {
+
+using loom::testing::CliResult;
+using loom::testing::RunLoom;
 
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-struct CliResult {
-  int exit_code = -1;
-  std::string out;  // stdout and stderr together
-};
-
-CliResult Loom(const std::string& args) {
-  const std::string command = std::string(LOOM_BINARY) + " " + args + " 2>&1";
-  CliResult run;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return run;
-  std::array<char, 4096> buffer;
-  size_t n;
-  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) run.out.append(buffer.data(), n);
-  const int status = pclose(pipe);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return run;
-}
 
 const std::string kConfigs = std::string(LOOM_SOURCE_DIR) + "/configs";
 
@@ -43,7 +27,7 @@ std::filesystem::path TempDir(const std::string& name) {
 }
 
 TEST(ServeConfigCliTest, PrintConfigPrintsTheMergedYamlAndExits) {
-  CliResult run = Loom("serve --config " + kConfigs + "/server.yaml --print-config");
+  CliResult run = RunLoom("serve --config " + kConfigs + "/server.yaml --print-config");
   ASSERT_EQ(run.exit_code, 0) << run.out;
   EXPECT_THAT(run.out, HasSubstr("port: 50051  # " + kConfigs + "/server.yaml:"));
   EXPECT_THAT(run.out, HasSubstr("models:\n  - name: tiny-shakespeare-llama"));
@@ -53,15 +37,15 @@ TEST(ServeConfigCliTest, PrintConfigPrintsTheMergedYamlAndExits) {
 }
 
 TEST(ServeConfigCliTest, FlagsOverrideTheYamlInThePrintedConfig) {
-  CliResult run = Loom("serve --config " + kConfigs +
-                       "/server.yaml --max-batch-size 3 --metrics-port -1 --print-config");
+  CliResult run = RunLoom("serve --config " + kConfigs +
+                          "/server.yaml --max-batch-size 3 --metrics-port -1 --print-config");
   ASSERT_EQ(run.exit_code, 0) << run.out;
   EXPECT_THAT(run.out, HasSubstr("max_batch_size: 3  # --max-batch-size"));
   EXPECT_THAT(run.out, HasSubstr("metrics_port: -1  # --metrics-port"));
 }
 
 TEST(ServeConfigCliTest, PrintConfigWithoutAFileShowsTheDefaults) {
-  CliResult run = Loom("serve --print-config");
+  CliResult run = RunLoom("serve --print-config");
   ASSERT_EQ(run.exit_code, 0) << run.out;
   EXPECT_THAT(run.out, HasSubstr("port: 50051\n"));
   EXPECT_THAT(run.out, HasSubstr("metrics_port: 9400\n"));
@@ -71,7 +55,7 @@ TEST(ServeConfigCliTest, PrintConfigWithoutAFileShowsTheDefaults) {
 TEST(ServeConfigCliTest, ABadServerYamlExitsOneNamingFileLineAndColumn) {
   const std::filesystem::path dir = TempDir("loom_serve_config_cli_bad_server");
   std::ofstream(dir / "server.yaml") << "host: 127.0.0.1\nprot: 1\n";
-  CliResult run = Loom("serve --config " + (dir / "server.yaml").string() + " --print-config");
+  CliResult run = RunLoom("serve --config " + (dir / "server.yaml").string() + " --print-config");
   EXPECT_EQ(run.exit_code, 1);
   EXPECT_THAT(run.out, HasSubstr((dir / "server.yaml").string() +
                                  ":2:1: unknown key 'prot'; did you mean 'port'?"));
@@ -80,14 +64,15 @@ TEST(ServeConfigCliTest, ABadServerYamlExitsOneNamingFileLineAndColumn) {
 TEST(ServeConfigCliTest, ABadModelYamlExitsOneNamingFileLineAndColumn) {
   const std::filesystem::path dir = TempDir("loom_serve_config_cli_bad_model");
   std::ofstream(dir / "tiny.yaml") << "path: /m\nsampling:\n  temperature: -1\n";
-  CliResult run = Loom("serve --models-dir " + dir.string() + " --metrics-port -1");
+  CliResult run = RunLoom("serve --models-dir " + dir.string() + " --metrics-port -1");
   EXPECT_EQ(run.exit_code, 1);
   EXPECT_THAT(run.out, HasSubstr((dir / "tiny.yaml").string() +
                                  ":3:16: sampling.temperature must be >= 0, got -1"));
 }
 
 TEST(ServeConfigCliTest, WhatThisBuildCannotRunFailsAtStartUp) {
-  CliResult run = Loom("serve --models-dir " + kConfigs + "/examples --port 0 --metrics-port -1");
+  CliResult run =
+      RunLoom("serve --models-dir " + kConfigs + "/examples --port 0 --metrics-port -1");
   EXPECT_EQ(run.exit_code, 1);
   EXPECT_THAT(run.out, HasSubstr(kConfigs + "/examples/llama3-8b-instruct-cuda.yaml:"));
   EXPECT_THAT(run.out, HasSubstr("backend: cuda is not supported yet by this build"));
@@ -95,12 +80,12 @@ TEST(ServeConfigCliTest, WhatThisBuildCannotRunFailsAtStartUp) {
 }
 
 TEST(ServeConfigCliTest, WhatCannotFitFailsAtStartUpSayingWhy) {
-  CliResult run = Loom("serve --config " + kConfigs +
-                       "/server.yaml --port 0 --metrics-port -1 --session-len 4096");
+  CliResult run = RunLoom("serve --config " + kConfigs +
+                          "/server.yaml --port 0 --metrics-port -1 --session-len 4096");
   EXPECT_EQ(run.exit_code, 1);
   EXPECT_THAT(run.out, HasSubstr("--session-len: session_len 4096 exceeds the model's "
                                  "max_position_embeddings 2048"));
-  run = Loom("serve --port 0 --metrics-port -1 --session-len 1024 --num-blocks 4");
+  run = RunLoom("serve --port 0 --metrics-port -1 --session-len 1024 --num-blocks 4");
   EXPECT_EQ(run.exit_code, 1);
   EXPECT_THAT(run.out, HasSubstr("--num-blocks: the KV pool of 4 blocks x 64 tokens holds 256 "
                                  "tokens, fewer than session_len 1024"));

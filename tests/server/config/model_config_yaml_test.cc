@@ -2,6 +2,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -350,7 +351,8 @@ TEST(ModelYamlTest, AModelGivenAsADirectoryIsNamedByIt) {
 class ModelYamlDirTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::path(::testing::TempDir()) / "loom_model_yaml_dir_test";
+    dir_ = std::filesystem::path(::testing::TempDir()) /
+           ("loom_model_yaml_dir_test_" + std::to_string(getpid()));
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
   }

@@ -2,6 +2,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -149,8 +150,8 @@ TEST(ServerConfigTest, StartUpErrorsNameWhereTheFileWasGiven) {
 }
 
 TEST(ServerConfigTest, LoadServerConfigReportsSyntaxErrorsAtTheirPosition) {
-  const std::filesystem::path dir =
-      std::filesystem::path(::testing::TempDir()) / "loom_server_config_test";
+  const std::filesystem::path dir = std::filesystem::path(::testing::TempDir()) /
+                                    ("loom_server_config_test_" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
   const std::filesystem::path file = dir / "server.yaml";
   std::ofstream(file) << "port: 1\ntls: {cert: a\n";

@@ -3,21 +3,19 @@
 // consistency against the request set it ran.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <array>
-#include <chrono>
-#include <cstdio>
 #include <fstream>
-#include <sstream>
 #include <string>
-#include <thread>
 
 #include "nlohmann/json.hpp"
+#include "tests/tools/loom_cli.h"
 
 namespace {
+
+using loom::testing::CliResult;
+using loom::testing::RunLoom;
+using loom::testing::ServeProcess;
 
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -25,24 +23,6 @@ using ::testing::Not;
 // Small enough for two CPU cores: sharegpt-synth lengths are cut to prompt + output <= 512.
 constexpr char kSession[] = " --session-len 512";
 constexpr char kSynth[] = " --workload sharegpt-synth --num-prompts 16 --seed 0";
-
-struct CliResult {
-  int exit_code = -1;
-  std::string out;  // stdout and stderr together
-};
-
-CliResult Loom(const std::string& args) {
-  const std::string command = std::string(LOOM_BINARY) + " " + args + " 2>&1";
-  CliResult run;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return run;
-  std::array<char, 4096> buffer;
-  size_t n;
-  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) run.out.append(buffer.data(), n);
-  const int status = pclose(pipe);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return run;
-}
 
 std::string TempPath(const std::string& name) {
   return ::testing::TempDir() + "/bench_cli_" + std::to_string(getpid()) + "_" + name;
@@ -52,40 +32,6 @@ nlohmann::json ReadJson(const std::string& path) {
   std::ifstream in(path);
   return nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
 }
-
-// A `loom serve ARGS` on a free port, stopped with SIGTERM at the end of the test.
-class ServeProcess {
- public:
-  explicit ServeProcess(const std::string& args) {
-    log_ = TempPath("serve.log");
-    const std::string command = std::string(LOOM_BINARY) + " serve --port 0 --metrics-port -1 " +
-                                args + " 2>" + log_ + " & echo $!";
-    FILE* pipe = popen(command.c_str(), "r");
-    if (pipe != nullptr && fscanf(pipe, "%d", &pid_) != 1) pid_ = -1;
-    if (pipe != nullptr) pclose(pipe);
-    for (int i = 0; i < 600 && port_ == 0; ++i) {  // up to 60 s
-      std::ifstream in(log_);
-      std::stringstream text;
-      text << in.rdbuf();
-      const std::string s = text.str();
-      if (size_t at = s.find("127.0.0.1:"); at != std::string::npos) {
-        port_ = std::atoi(s.c_str() + at + 10);
-      } else {
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      }
-    }
-  }
-  ~ServeProcess() {
-    if (pid_ > 0) kill(pid_, SIGTERM);
-  }
-  std::string target() const { return "127.0.0.1:" + std::to_string(port_); }
-  int port() const { return port_; }
-
- private:
-  std::string log_;
-  int pid_ = -1;
-  int port_ = 0;
-};
 
 // The report of a run of `set` with `concurrency` agrees with itself and with the set.
 void ExpectConsistent(const nlohmann::json& report, const nlohmann::json& set, int concurrency,
@@ -136,14 +82,14 @@ void ExpectConsistent(const nlohmann::json& report, const nlohmann::json& set, i
 
 TEST(BenchCliTest, InProcessSharegptSynthRunMatchesItsRequestSet) {
   const std::string dump = TempPath("synth_set.json");
-  CliResult dumped = Loom(std::string("bench") + kSynth + kSession + " --dump-requests " + dump);
+  CliResult dumped = RunLoom(std::string("bench") + kSynth + kSession + " --dump-requests " + dump);
   ASSERT_EQ(dumped.exit_code, 0) << dumped.out;
   const nlohmann::json set = ReadJson(dump);
   ASSERT_EQ(set["requests"].size(), 16u) << dumped.out;
 
   const std::string json = TempPath("synth_report.json");
   CliResult run =
-      Loom(std::string("bench") + kSynth + kSession + " --concurrency 8 --json " + json);
+      RunLoom(std::string("bench") + kSynth + kSession + " --concurrency 8 --json " + json);
   ASSERT_EQ(run.exit_code, 0) << run.out;
   ExpectConsistent(ReadJson(json), set, 8, "in-process");
   // The table, and no progress bar: the output is a pipe, not a terminal.
@@ -154,7 +100,7 @@ TEST(BenchCliTest, InProcessSharegptSynthRunMatchesItsRequestSet) {
 
 TEST(BenchCliTest, LatencyRunsOneAtATimeAndScalesToASmallSession) {
   const std::string json = TempPath("latency_report.json");
-  CliResult run = Loom(
+  CliResult run = RunLoom(
       "bench --workload latency --num-prompts 2 --concurrency 8 --session-len 64 "
       "--json " +
       json);
@@ -176,10 +122,10 @@ TEST(BenchCliTest, ServerModeRunsTheSameRequestSetsOverGrpc) {
         " --workload sharegpt --num-prompts 10 --seed 1 --dataset " + dataset}) {
     const std::string local = TempPath("local_set.json");
     const std::string remote = TempPath("remote_set.json");
-    CliResult a = Loom("bench" + workload + kSession + " --dump-requests " + local);
+    CliResult a = RunLoom("bench" + workload + kSession + " --dump-requests " + local);
     ASSERT_EQ(a.exit_code, 0) << a.out;
     CliResult b =
-        Loom("bench --server " + server.target() + workload + " --dump-requests " + remote);
+        RunLoom("bench --server " + server.target() + workload + " --dump-requests " + remote);
     ASSERT_EQ(b.exit_code, 0) << b.out;
     const nlohmann::json local_set = ReadJson(local);
     EXPECT_FALSE(local_set["requests"].empty()) << workload;
@@ -188,17 +134,18 @@ TEST(BenchCliTest, ServerModeRunsTheSameRequestSetsOverGrpc) {
 
   const std::string set_path = TempPath("grpc_set.json");
   ASSERT_EQ(
-      Loom(std::string("bench") + kSynth + kSession + " --dump-requests " + set_path).exit_code, 0);
+      RunLoom(std::string("bench") + kSynth + kSession + " --dump-requests " + set_path).exit_code,
+      0);
   const std::string json = TempPath("grpc_report.json");
   CliResult run =
-      Loom("bench --server " + server.target() + kSynth + " --concurrency 8 --json " + json);
+      RunLoom("bench --server " + server.target() + kSynth + " --concurrency 8 --json " + json);
   ASSERT_EQ(run.exit_code, 0) << run.out;
   ExpectConsistent(ReadJson(json), ReadJson(set_path), 8, "grpc");
 
   // A dumped set runs as it is through the server too.
   const std::string replay = TempPath("grpc_replay.json");
-  CliResult replayed = Loom("bench --server " + server.target() + " --requests " + set_path +
-                            " --concurrency 16 --json " + replay);
+  CliResult replayed = RunLoom("bench --server " + server.target() + " --requests " + set_path +
+                               " --concurrency 16 --json " + replay);
   ASSERT_EQ(replayed.exit_code, 0) << replayed.out;
   ExpectConsistent(ReadJson(replay), ReadJson(set_path), 16, "grpc");
 }
@@ -210,7 +157,8 @@ TEST(BenchCliTest, FailedRequestsAreReportedAndExitNonZero) {
       {"prompt_ids": [1, 2, 3], "output_len": 4},
       {"prompt_ids": [1, 2, 3], "output_len": 600}]})";
   const std::string json = TempPath("failing_report.json");
-  CliResult run = Loom(std::string("bench --requests ") + set_path + kSession + " --json " + json);
+  CliResult run =
+      RunLoom(std::string("bench --requests ") + set_path + kSession + " --json " + json);
   EXPECT_EQ(run.exit_code, 1) << run.out;
   EXPECT_THAT(run.out, HasSubstr("1 of 2 requests failed"));
   EXPECT_THAT(run.out, HasSubstr("session_len"));
@@ -221,21 +169,21 @@ TEST(BenchCliTest, FailedRequestsAreReportedAndExitNonZero) {
 }
 
 TEST(BenchCliTest, BadFlagsAreClearErrors) {
-  CliResult no_dataset =
-      Loom("bench --workload sharegpt --num-prompts 2 --dump-requests " + TempPath("unused.json"));
+  CliResult no_dataset = RunLoom("bench --workload sharegpt --num-prompts 2 --dump-requests " +
+                                 TempPath("unused.json"));
   EXPECT_NE(no_dataset.exit_code, 0);
   EXPECT_THAT(no_dataset.out, HasSubstr("--dataset"));
 
-  CliResult engine_flag_with_server = Loom("bench --server 127.0.0.1:1 --max-batch-size 4");
+  CliResult engine_flag_with_server = RunLoom("bench --server 127.0.0.1:1 --max-batch-size 4");
   EXPECT_NE(engine_flag_with_server.exit_code, 0);
   EXPECT_THAT(engine_flag_with_server.out, HasSubstr("--max-batch-size"));
 
-  CliResult no_server =
-      Loom("bench --server 127.0.0.1:1 --num-prompts 2 --dump-requests " + TempPath("unused.json"));
+  CliResult no_server = RunLoom("bench --server 127.0.0.1:1 --num-prompts 2 --dump-requests " +
+                                TempPath("unused.json"));
   EXPECT_EQ(no_server.exit_code, 1);
   EXPECT_THAT(no_server.out, HasSubstr("loom bench:"));
 
-  CliResult bad_workload = Loom("bench --workload nope");
+  CliResult bad_workload = RunLoom("bench --workload nope");
   EXPECT_NE(bad_workload.exit_code, 0);
   EXPECT_THAT(bad_workload.out, HasSubstr("--workload"));
 }
