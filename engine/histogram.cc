@@ -7,8 +7,8 @@
 
 namespace loom {
 
-Histogram::Histogram(std::span<const double> bounds)
-    : bounds_(bounds.begin(), bounds.end()), counts_(bounds.size() + 1, 0) {
+Histogram::Histogram(std::span<const double> bounds) : bounds_(bounds) {
+  LOOM_CHECK(bounds_.size() <= kMaxBounds) << "too many histogram bounds";
   LOOM_CHECK(std::is_sorted(bounds_.begin(), bounds_.end()) &&
              std::adjacent_find(bounds_.begin(), bounds_.end()) == bounds_.end())
       << "histogram bounds must increase strictly";

@@ -2,32 +2,41 @@
 // Prometheus type (server/ exports it). The bucket bounds follow vLLM's metrics, with
 // finer low buckets where a GPU step takes milliseconds, so dashboards compare.
 //
+// Copying one allocates nothing (the engine publishes a snapshot every step): the bounds
+// are borrowed from static storage and the counts live inline.
+//
 // Thread-safety: none; the engine worker owns the live copy and publishes snapshots.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <span>
-#include <vector>
 
 namespace loom {
 
 class Histogram {
  public:
-  // `bounds`: the buckets' upper bounds, strictly increasing; +Inf is implicit.
+  // The most bounds a histogram may have.
+  static constexpr size_t kMaxBounds = 31;
+
+  // `bounds`: the buckets' upper bounds, strictly increasing, at most kMaxBounds of them,
+  // in storage that outlives the histogram; +Inf is implicit.
   explicit Histogram(std::span<const double> bounds);
 
   void Observe(double value);
 
-  const std::vector<double>& bounds() const { return bounds_; }
+  std::span<const double> bounds() const { return bounds_; }
   // counts()[i]: observations <= bounds()[i] and above the bound before (the last entry
   // is the +Inf bucket). Not cumulative.
-  const std::vector<uint64_t>& counts() const { return counts_; }
+  std::span<const uint64_t> counts() const {
+    return std::span<const uint64_t>(counts_).first(bounds_.size() + 1);
+  }
   uint64_t count() const { return count_; }
   double sum() const { return sum_; }
 
  private:
-  std::vector<double> bounds_;
-  std::vector<uint64_t> counts_;
+  std::span<const double> bounds_;
+  std::array<uint64_t, kMaxBounds + 1> counts_{};
   uint64_t count_ = 0;
   double sum_ = 0.0;
 };
