@@ -357,26 +357,24 @@ void Engine::Step() {
     batch.AddSequence(std::span<const int32_t>(c.seq->tokens).subspan(c.start, c.num_tokens),
                       c.start, c.seq->blocks, block_size, c.samples());
   }
-  auto logits = model_.runner->Forward(batch);
-  if (!logits.ok()) {
+  auto tokens = RunAndSample(plan, batch);
+  if (!tokens.ok()) {
     for (const ScheduledChunk& c : plan.chunks) {
       FailSequence(*c.seq, absl::InternalError(
-                               absl::StrCat("forward step failed: ", logits.status().message())));
+                               absl::StrCat("forward step failed: ", tokens.status().message())));
     }
     return;
   }
   ++counters_.num_steps;
   counters_.batch_size.Observe(static_cast<double>(plan.chunks.size()));
 
-  const size_t vocab = static_cast<size_t>(model_.config.vocab_size);
   size_t row = 0;
   std::vector<std::pair<Sequence*, FinishReason>> finished;
   for (const ScheduledChunk& c : plan.chunks) {
     kv_.Finish(c);
     if (!c.samples()) continue;
     Sequence& seq = *c.seq;
-    const std::span<const float> row_logits = logits->subspan(row++ * vocab, vocab);
-    if (auto reason = SampleNext(seq, row_logits); reason.has_value()) {
+    if (auto reason = SampleNext(seq, (*tokens)[row++]); reason.has_value()) {
       finished.emplace_back(&seq, *reason);
     } else if (!seq.pending.token_ids.empty()) {
       seq.channel->Push(std::exchange(seq.pending, RequestOutput{}));
@@ -385,8 +383,52 @@ void Engine::Step() {
   for (auto [seq, reason] : finished) FinishSequence(*seq, reason);
 }
 
-std::optional<FinishReason> Engine::SampleNext(Sequence& seq, std::span<const float> logits) {
-  const SampledToken token = seq.sampler.Sample(logits);
+absl::StatusOr<std::vector<SampledToken>> Engine::RunAndSample(const BatchPlan& plan,
+                                                               const ForwardBatch& batch) {
+  ModelRunner& runner = *model_.runner;
+  const size_t vocab = static_cast<size_t>(model_.config.vocab_size);
+  std::vector<SampledToken> tokens;
+  if (!runner.backend().SamplesOnDevice()) {
+    auto logits = runner.Forward(batch);
+    if (!logits.ok()) return logits.status();
+    size_t row = 0;
+    for (const ScheduledChunk& c : plan.chunks) {
+      if (!c.samples()) continue;
+      tokens.push_back(c.seq->sampler.Sample(logits->subspan(row++ * vocab, vocab)));
+    }
+    return tokens;
+  }
+  // On the device: the requests the device sampler covers take its token; the others
+  // get their logits row and sample on the host.
+  std::vector<RowSampling> rows;
+  for (const ScheduledChunk& c : plan.chunks) {
+    if (!c.samples()) continue;
+    Sampler& sampler = c.seq->sampler;
+    const SamplingParams& p = c.seq->request.sampling;
+    const bool on_device = sampler.SamplesOnDevice();
+    rows.push_back(RowSampling{.temperature = on_device ? p.temperature : 0.0f,
+                               .top_k = p.top_k,
+                               .top_p = p.top_p,
+                               .uniform = on_device ? sampler.NextDeviceUniform() : 0.0f,
+                               .needs_logits = !on_device});
+  }
+  auto sampled = runner.ForwardSample(batch, rows);
+  if (!sampled.ok()) return sampled.status();
+  size_t row = 0;
+  size_t logits_row = 0;
+  for (const ScheduledChunk& c : plan.chunks) {
+    if (!c.samples()) continue;
+    if (rows[row].needs_logits) {
+      tokens.push_back(c.seq->sampler.Sample(sampled->logits.subspan(logits_row++ * vocab, vocab)));
+    } else {
+      tokens.push_back(SampledToken{.id = sampled->ids[row], .logprob = sampled->logprobs[row]});
+    }
+    ++row;
+  }
+  return tokens;
+}
+
+std::optional<FinishReason> Engine::SampleNext(Sequence& seq, const SampledToken& token) {
   seq.tokens.push_back(token.id);
   ++counters_.generation_tokens;
   const absl::Time now = absl::Now();

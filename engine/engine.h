@@ -21,11 +21,13 @@
 #include "absl/synchronization/mutex.h"
 #include "engine/block_pool.h"
 #include "engine/engine_stats.h"
+#include "engine/forward_batch.h"
 #include "engine/kv_cache_manager.h"
 #include "engine/model_loader.h"
 #include "engine/output_channel.h"
 #include "engine/request.h"
 #include "engine/request_queue.h"
+#include "engine/sampler.h"
 #include "engine/scheduler.h"
 #include "engine/sequence.h"
 #include "engine/session_table.h"
@@ -79,9 +81,14 @@ class Engine {
   bool EvictIdleKv();
   void ReapCancelledAndExpired();
   void Step();
-  // Samples the next token of a sequence whose chunk reached its end, adds its text to
-  // the pending output, and says why the sequence ends, if it does.
-  std::optional<FinishReason> SampleNext(Sequence& seq, std::span<const float> logits);
+  // Runs the step's forward pass and picks the next token of each chunk that samples,
+  // in chunk order: on the device where the backend samples there and the request
+  // allows it, else with the sequence's own Sampler on the host.
+  absl::StatusOr<std::vector<SampledToken>> RunAndSample(const BatchPlan& plan,
+                                                         const ForwardBatch& batch);
+  // Appends a sequence's next token, adds its text to the pending output, and says why
+  // the sequence ends, if it does.
+  std::optional<FinishReason> SampleNext(Sequence& seq, const SampledToken& token);
   void FinishSequence(Sequence& seq, FinishReason reason);
   void FailSequence(Sequence& seq, absl::Status status);
   // Counts a request that ends with `status` under its cause.

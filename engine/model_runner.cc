@@ -1,5 +1,6 @@
 #include "engine/model_runner.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -8,16 +9,86 @@
 #include "engine/rope.h"
 
 namespace loom {
+namespace {
+
+// Where each per-step array starts in the packed step buffer, in 4-byte words.
+struct StepLayout {
+  int64_t tokens = 0;  // capacity in tokens
+  int64_t seqs = 0;    // capacity in sequences
+  int64_t ids() const { return 0; }
+  int64_t positions() const { return tokens; }
+  int64_t slots() const { return 2 * tokens; }
+  int64_t q_indptr() const { return 3 * tokens; }
+  int64_t kv_indptr() const { return q_indptr() + seqs + 1; }
+  int64_t kv_last_block_len() const { return kv_indptr() + seqs + 1; }
+  int64_t logit_rows() const { return kv_last_block_len() + seqs; }
+  int64_t temperature() const { return logit_rows() + seqs; }
+  int64_t top_k() const { return temperature() + seqs; }
+  int64_t top_p() const { return top_k() + seqs; }
+  int64_t uniform() const { return top_p() + seqs; }
+  int64_t sampled_ids() const { return uniform() + seqs; }
+  int64_t sampled_logprobs() const { return sampled_ids() + seqs; }
+  int64_t kv_indices() const { return sampled_logprobs() + seqs; }
+};
+
+int SeqCapacity(const ModelRunnerOptions& options) {
+  return std::max(options.max_num_seqs, DecodeBucket(options.max_num_seqs));
+}
+
+int TokenCapacity(const ModelRunnerOptions& options) {
+  return std::max(options.max_num_tokens, SeqCapacity(options));
+}
+
+StepLayout LayoutFor(const ModelRunnerOptions& options) {
+  return StepLayout{.tokens = TokenCapacity(options), .seqs = SeqCapacity(options)};
+}
+
+int MaxSeqLen(const ModelRunnerOptions& options) {
+  return options.max_seq_len > 0 ? options.max_seq_len : options.num_blocks * options.block_size;
+}
+
+int MaxKvIndices(const ModelRunnerOptions& options) {
+  const int blocks_per_seq = (MaxSeqLen(options) + options.block_size - 1) / options.block_size;
+  return SeqCapacity(options) * std::min(blocks_per_seq, options.num_blocks + 1);
+}
+
+}  // namespace
+
+int DecodeBucket(int num_seqs) {
+  if (num_seqs <= 2) return std::max(num_seqs, 1);
+  if (num_seqs <= 4) return 4;
+  return (num_seqs + 7) / 8 * 8;
+}
+
+int64_t ModelRunner::BytesPerBlock(const ModelConfig& config, int block_size, DType dtype) {
+  return 2 * static_cast<int64_t>(config.num_hidden_layers) * block_size *
+         config.num_key_value_heads * config.head_dim * static_cast<int64_t>(DTypeSize(dtype));
+}
+
+int64_t ModelRunner::WorkspaceBytes(const ModelConfig& config, const ModelRunnerOptions& options,
+                                    DType dtype) {
+  const int64_t element = static_cast<int64_t>(DTypeSize(dtype));
+  const int64_t tokens = TokenCapacity(options);
+  const int64_t seqs = SeqCapacity(options);
+  const int64_t qkv_heads = config.num_attention_heads + 2 * config.num_key_value_heads;
+  const int64_t per_token = 2 * config.hidden_size + qkv_heads * config.head_dim +
+                            config.num_attention_heads * config.head_dim +
+                            3 * static_cast<int64_t>(config.intermediate_size);
+  const int64_t per_seq = config.hidden_size + static_cast<int64_t>(config.vocab_size);
+  const StepLayout layout = LayoutFor(options);
+  return element * (tokens * per_token + seqs * per_seq) +
+         4 * (layout.kv_indices() + MaxKvIndices(options)) + config.head_dim * 2 + 16 * 256;
+}
 
 absl::StatusOr<std::unique_ptr<ModelRunner>> ModelRunner::Create(
     const ModelConfig& config, ModelWeights weights, Backend* backend,
     const ModelRunnerOptions& options) {
   if (options.block_size <= 0 || options.num_blocks <= 0 || options.max_num_tokens <= 0 ||
-      options.max_num_seqs <= 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("model runner: block_size (", options.block_size, "), num_blocks (",
-                     options.num_blocks, "), max_num_tokens (", options.max_num_tokens,
-                     ") and max_num_seqs (", options.max_num_seqs, ") must be positive"));
+      options.max_num_seqs <= 0 || options.max_seq_len < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "model runner: block_size (", options.block_size, "), num_blocks (", options.num_blocks,
+        "), max_num_tokens (", options.max_num_tokens, ") and max_num_seqs (", options.max_num_seqs,
+        ") must be positive, max_seq_len (", options.max_seq_len, ") not negative"));
   }
   std::unique_ptr<ModelRunner> runner(
       new ModelRunner(config, std::move(weights), backend, options));
@@ -32,15 +103,15 @@ ModelRunner::ModelRunner(const ModelConfig& config, ModelWeights weights, Backen
 absl::Status ModelRunner::AllocateBuffers() {
   const DType dtype = backend_->activation_dtype();
   const size_t element = DTypeSize(dtype);
-  const int64_t tokens = options_.max_num_tokens;
-  const int64_t seqs = options_.max_num_seqs;
+  const int64_t tokens = TokenCapacity(options_);
+  const int64_t seqs = SeqCapacity(options_);
   const int64_t hidden = config_.hidden_size;
   const int64_t head_dim = config_.head_dim;
   const int64_t kv_heads = config_.num_key_value_heads;
   const int64_t qkv_heads = config_.num_attention_heads + 2 * kv_heads;
   const int64_t inter = config_.intermediate_size;
-  // Each sequence names at most every block of the pool once.
-  max_kv_indices_ = static_cast<int>(seqs * options_.num_blocks);
+  max_kv_indices_ = MaxKvIndices(options_);
+  max_seq_len_ = MaxSeqLen(options_);
 
   auto allocate = [&](DeviceBuffer& buffer, int64_t bytes) -> absl::Status {
     auto b = backend_->Allocate(static_cast<size_t>(bytes));
@@ -49,8 +120,10 @@ absl::Status ModelRunner::AllocateBuffers() {
     return absl::OkStatus();
   };
 
-  const int64_t layer_bytes = static_cast<int64_t>(options_.num_blocks) * options_.block_size *
-                              kv_heads * head_dim * static_cast<int64_t>(element);
+  // One block past the pool is the scratch block padded decode sequences use.
+  const int64_t pool_blocks = static_cast<int64_t>(options_.num_blocks) + 1;
+  const int64_t layer_bytes =
+      pool_blocks * options_.block_size * kv_heads * head_dim * static_cast<int64_t>(element);
   if (auto s = allocate(kv_pool_, 2 * layer_bytes * config_.num_hidden_layers); !s.ok()) {
     return absl::ResourceExhaustedError(
         absl::StrCat("KV pool of ", options_.num_blocks, " blocks: ", s.message()));
@@ -58,13 +131,13 @@ absl::Status ModelRunner::AllocateBuffers() {
   for (int l = 0; l < config_.num_hidden_layers; ++l) {
     char* base = static_cast<char*>(kv_pool_.data()) + 2 * l * layer_bytes;
     kv_layers_.push_back(KvCacheView{
-        .k = Tensor(base, dtype, {options_.num_blocks, options_.block_size, kv_heads, head_dim}),
+        .k = Tensor(base, dtype, {pool_blocks, options_.block_size, kv_heads, head_dim}),
         .v = Tensor(base + layer_bytes, dtype,
-                    {options_.num_blocks, options_.block_size, kv_heads, head_dim}),
+                    {pool_blocks, options_.block_size, kv_heads, head_dim}),
     });
   }
 
-  const int64_t i32 = sizeof(int32_t);
+  const StepLayout layout = LayoutFor(options_);
   for (auto [buffer, bytes] : std::initializer_list<std::pair<DeviceBuffer*, int64_t>>{
            {&hidden_, tokens * hidden * element},
            {&residual_, tokens * hidden * element},
@@ -74,14 +147,7 @@ absl::Status ModelRunner::AllocateBuffers() {
            {&mlp_act_, tokens * inter * element},
            {&last_rows_, seqs * hidden * element},
            {&logits_, seqs * config_.vocab_size * element},
-           {&token_ids_, tokens * i32},
-           {&positions_, tokens * i32},
-           {&slots_, tokens * i32},
-           {&q_indptr_, (seqs + 1) * i32},
-           {&kv_indptr_, (seqs + 1) * i32},
-           {&kv_indices_, max_kv_indices_ * i32},
-           {&kv_last_block_len_, seqs * i32},
-           {&logit_rows_, seqs * i32},
+           {&step_arrays_, (layout.kv_indices() + max_kv_indices_) * 4},
            {&rope_inv_freq_, head_dim / 2 * static_cast<int64_t>(sizeof(float))},
        }) {
     if (auto s = allocate(*buffer, bytes); !s.ok()) return s;
@@ -91,6 +157,7 @@ absl::Status ModelRunner::AllocateBuffers() {
   backend_->CopyToDevice(rope_inv_freq_.data(), inv_freq.data(), inv_freq.size() * sizeof(float));
   rope_ = RopeParams{.inv_freq = rope_inv_freq_.View(DType::kF32, {head_dim / 2}),
                      .rotary_dim = static_cast<int>(head_dim)};
+  host_step_arrays_.resize(static_cast<size_t>(layout.kv_indices() + max_kv_indices_));
   return absl::OkStatus();
 }
 
@@ -105,8 +172,11 @@ absl::Status ModelRunner::Validate(const ForwardBatch& batch) const {
     return absl::InvalidArgumentError(absl::StrCat(
         "forward batch of ", batch.num_seqs(), " sequences; the limit is ", options_.max_num_seqs));
   }
-  if (static_cast<int>(batch.kv_indices.size()) > max_kv_indices_) {
-    return absl::InvalidArgumentError("forward batch names more blocks than the pool has");
+  // Padding adds one scratch block per dummy sequence.
+  const int64_t kv_limit = max_kv_indices_ - (SeqCapacity(options_) - batch.num_seqs());
+  if (static_cast<int64_t>(batch.kv_indices.size()) > kv_limit) {
+    return absl::InvalidArgumentError(absl::StrCat("forward batch names ", batch.kv_indices.size(),
+                                                   " blocks; the limit is ", kv_limit));
   }
   for (int32_t block : batch.kv_indices) {
     if (block < 0 || block >= options_.num_blocks) {
@@ -123,16 +193,85 @@ absl::Status ModelRunner::Validate(const ForwardBatch& batch) const {
   return absl::OkStatus();
 }
 
-Tensor ModelRunner::Upload(const std::vector<int32_t>& values, const DeviceBuffer& dst) {
-  backend_->CopyToDevice(dst.data(), values.data(), values.size() * sizeof(int32_t));
-  return Tensor(dst.data(), DType::kI32, {static_cast<int64_t>(values.size())});
+int ModelRunner::GraphBucket(const ForwardBatch& batch) const {
+  if (!options_.use_graphs || !graphs_supported_) return 0;
+  const int n = batch.num_seqs();
+  if (batch.num_tokens() != n || static_cast<int>(batch.logit_rows.size()) != n) return 0;
+  return DecodeBucket(n);
 }
 
-absl::StatusOr<std::span<const float>> ModelRunner::Forward(const ForwardBatch& batch) {
-  if (auto status = Validate(batch); !status.ok()) return status;
+void ModelRunner::Upload(const ForwardBatch& batch, int bucket) {
+  const StepLayout layout = LayoutFor(options_);
+  const int num_seqs = batch.num_seqs();
+  const int padded_seqs = bucket > 0 ? bucket : num_seqs;
+  const int padded_tokens = batch.num_tokens() + (padded_seqs - num_seqs);
+  const int num_rows = bucket > 0 ? bucket : static_cast<int>(batch.logit_rows.size());
+  const int num_kv_indices = static_cast<int>(batch.kv_indices.size()) + (padded_seqs - num_seqs);
+  int32_t* host = host_step_arrays_.data();
+  auto put = [&](int64_t offset, const std::vector<int32_t>& values) {
+    std::memcpy(host + offset, values.data(), values.size() * sizeof(int32_t));
+  };
+  put(layout.ids(), batch.token_ids);
+  put(layout.positions(), batch.positions);
+  put(layout.slots(), batch.slots);
+  put(layout.q_indptr(), batch.q_indptr);
+  put(layout.kv_indptr(), batch.kv_indptr);
+  put(layout.kv_last_block_len(), batch.kv_last_block_len);
+  put(layout.logit_rows(), batch.logit_rows);
+  put(layout.kv_indices(), batch.kv_indices);
+  // Dummy sequences: token 0 at position 0 in the scratch block.
+  const int scratch = options_.num_blocks;
+  for (int s = num_seqs; s < padded_seqs; ++s) {
+    const int t = batch.num_tokens() + (s - num_seqs);
+    host[layout.ids() + t] = 0;
+    host[layout.positions() + t] = 0;
+    host[layout.slots() + t] = scratch * options_.block_size;
+    host[layout.q_indptr() + s + 1] = t + 1;
+    host[layout.kv_indptr() + s + 1] = host[layout.kv_indptr() + s] + 1;
+    host[layout.kv_indices() + host[layout.kv_indptr() + s]] = scratch;
+    host[layout.kv_last_block_len() + s] = 1;
+    host[layout.logit_rows() + s] = t;
+  }
+  backend_->CopyToDevice(step_arrays_.data(), host,
+                         static_cast<size_t>(layout.kv_indices() + num_kv_indices) * 4);
+
+  auto* base = static_cast<int32_t*>(step_arrays_.data());
+  auto view = [&](int64_t offset, int64_t count, DType dtype = DType::kI32) {
+    return Tensor(base + offset, dtype, {count});
+  };
+  ids_ = view(layout.ids(), padded_tokens);
+  positions_ = view(layout.positions(), padded_tokens);
+  slots_ = view(layout.slots(), padded_tokens);
+  logit_rows_ = view(layout.logit_rows(), num_rows);
+  int max_q_len = 0;
+  int max_kv_len = 0;
+  for (int s = 0; s < num_seqs; ++s) {
+    max_q_len = std::max(max_q_len, batch.q_indptr[s + 1] - batch.q_indptr[s]);
+    const int blocks = batch.kv_indptr[s + 1] - batch.kv_indptr[s];
+    max_kv_len =
+        std::max(max_kv_len, (blocks - 1) * options_.block_size + batch.kv_last_block_len[s]);
+  }
+  attention_ = AttentionBatch{
+      .num_seqs = padded_seqs,
+      .q_indptr = view(layout.q_indptr(), padded_seqs + 1),
+      .kv_indptr = view(layout.kv_indptr(), padded_seqs + 1),
+      .kv_indices = view(layout.kv_indices(), num_kv_indices),
+      .kv_last_block_len = view(layout.kv_last_block_len(), padded_seqs),
+      .host_q_indptr = host + layout.q_indptr(),
+      .host_kv_indptr = host + layout.kv_indptr(),
+      .host_kv_indices = host + layout.kv_indices(),
+      .host_kv_last_block_len = host + layout.kv_last_block_len(),
+      // A graph is replayed with any lengths up to the longest sequence.
+      .max_q_len = max_q_len,
+      .max_kv_len = bucket > 0 ? std::max(max_seq_len_, max_kv_len) : max_kv_len,
+  };
+}
+
+void ModelRunner::RunLayers(int num_tokens_in, int num_rows_in) {
   Backend& be = *backend_;
   const DType dtype = be.activation_dtype();
-  const int64_t num_tokens = batch.num_tokens();
+  const int64_t num_tokens = num_tokens_in;
+  const int64_t num_rows = num_rows_in;
   const int64_t hidden = config_.hidden_size;
   const int64_t head_dim = config_.head_dim;
   const int num_heads = config_.num_attention_heads;
@@ -140,21 +279,6 @@ absl::StatusOr<std::span<const float>> ModelRunner::Forward(const ForwardBatch& 
   const int64_t inter = config_.intermediate_size;
   const float eps = static_cast<float>(config_.rms_norm_eps);
   const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
-
-  const Tensor ids = Upload(batch.token_ids, token_ids_);
-  const Tensor positions = Upload(batch.positions, positions_);
-  const Tensor slots = Upload(batch.slots, slots_);
-  AttentionBatch attention{
-      .num_seqs = batch.num_seqs(),
-      .q_indptr = Upload(batch.q_indptr, q_indptr_),
-      .kv_indptr = Upload(batch.kv_indptr, kv_indptr_),
-      .kv_indices = Upload(batch.kv_indices, kv_indices_),
-      .kv_last_block_len = Upload(batch.kv_last_block_len, kv_last_block_len_),
-      .host_q_indptr = batch.q_indptr.data(),
-      .host_kv_indptr = batch.kv_indptr.data(),
-      .host_kv_indices = batch.kv_indices.data(),
-      .host_kv_last_block_len = batch.kv_last_block_len.data(),
-  };
 
   Tensor x = hidden_.View(dtype, {num_tokens, hidden});
   Tensor residual = residual_.View(dtype, {num_tokens, hidden});
@@ -165,40 +289,128 @@ absl::StatusOr<std::span<const float>> ModelRunner::Forward(const ForwardBatch& 
 
   // The residual stream starts as the embeddings; each layer adds its attention and MLP
   // outputs to it (fused into the next norm).
-  be.Embedding(weights_.embed_tokens, ids, residual);
+  be.Embedding(weights_.embed_tokens, ids_, residual);
   be.RmsNorm(residual, weights_.layers[0].input_norm, eps, x);
   for (int l = 0; l < config_.num_hidden_layers; ++l) {
     const LayerWeights& w = weights_.layers[l];
     if (l > 0) be.AddRmsNorm(x, residual, w.input_norm, eps);
     be.Linear(x, w.qkv, w.qkv_bias, qkv.Reshape({num_tokens, qkv_heads * head_dim}));
-    be.Rope(qkv, num_heads, positions, rope_);
-    be.WriteKvCache(qkv, num_heads, slots, kv_layers_[l]);
-    be.PagedAttention(qkv, num_heads, kv_layers_[l], attention, scale, attn);
+    be.Rope(qkv, num_heads, positions_, rope_);
+    be.WriteKvCache(qkv, num_heads, slots_, kv_layers_[l]);
+    be.PagedAttention(qkv, num_heads, kv_layers_[l], attention_, scale, attn);
     be.Linear(attn.Reshape({num_tokens, num_heads * head_dim}), w.o_proj, w.o_bias, x);
     be.AddRmsNorm(x, residual, w.post_attention_norm, eps);
     be.Linear(x, w.gate_up, w.gate_up_bias, gate_up);
     be.SiluAndMul(gate_up, act);
     be.Linear(act, w.down, w.down_bias, x);
   }
-
+  if (num_rows == 0) return;
   // Only the rows that need logits go through the final norm and the LM head.
-  const int64_t num_rows = static_cast<int64_t>(batch.logit_rows.size());
-  host_logits_.resize(static_cast<size_t>(num_rows * config_.vocab_size));
-  if (num_rows == 0) return std::span<const float>(host_logits_);
   be.AddRmsNorm(x, residual, weights_.final_norm, eps);
   Tensor rows = last_rows_.View(dtype, {num_rows, hidden});
   // Embedding is a row gather: rows[r] = x[logit_rows[r]].
-  be.Embedding(x, Upload(batch.logit_rows, logit_rows_), rows);
-  Tensor logits = logits_.View(dtype, {num_rows, config_.vocab_size});
-  be.Linear(rows, weights_.lm_head, Tensor(), logits);
+  be.Embedding(x, logit_rows_, rows);
+  be.Linear(rows, weights_.lm_head, Tensor(), logits_.View(dtype, {num_rows, config_.vocab_size}));
+}
+
+absl::Status ModelRunner::Run(int num_tokens, int num_rows, int bucket) {
+  if (bucket == 0) {
+    RunLayers(num_tokens, num_rows);
+    return absl::OkStatus();
+  }
+  auto it = graphs_.find(bucket);
+  if (it == graphs_.end()) {
+    auto graph = backend_->Capture([&] { RunLayers(bucket, bucket); });
+    if (!graph.ok()) return graph.status();
+    if (*graph == nullptr) {  // the backend has no graphs: run eagerly from now on
+      graphs_supported_ = false;
+      RunLayers(bucket, bucket);
+      return absl::OkStatus();
+    }
+    it = graphs_.emplace(bucket, *std::move(graph)).first;
+  }
+  it->second->Replay();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::span<const float>> ModelRunner::Forward(const ForwardBatch& batch) {
+  if (auto status = Validate(batch); !status.ok()) return status;
+  const int bucket = GraphBucket(batch);
+  Upload(batch, bucket);
+  const int64_t num_rows = static_cast<int64_t>(batch.logit_rows.size());
+  if (auto status = Run(batch.num_tokens(), static_cast<int>(num_rows), bucket); !status.ok()) {
+    return status;
+  }
+  const DType dtype = backend_->activation_dtype();
+  host_logits_.resize(static_cast<size_t>(num_rows * config_.vocab_size));
+  if (num_rows == 0) return std::span<const float>(host_logits_);
+  const size_t bytes = host_logits_.size() * DTypeSize(dtype);
   if (dtype == DType::kF32) {
-    be.CopyToHost(host_logits_.data(), logits.data, logits.nbytes());
+    backend_->CopyToHost(host_logits_.data(), logits_.data(), bytes);
   } else {
-    std::vector<char> raw(logits.nbytes());
-    be.CopyToHost(raw.data(), logits.data, raw.size());
-    WidenToFloat(dtype, raw.data(), host_logits_.size(), host_logits_.data());
+    raw_logits_.resize(bytes);
+    backend_->CopyToHost(raw_logits_.data(), logits_.data(), bytes);
+    WidenToFloat(dtype, raw_logits_.data(), host_logits_.size(), host_logits_.data());
   }
   return std::span<const float>(host_logits_);
+}
+
+absl::StatusOr<SampledRows> ModelRunner::ForwardSample(const ForwardBatch& batch,
+                                                       std::span<const RowSampling> rows) {
+  if (rows.size() != batch.logit_rows.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("sampling parameters for ", rows.size(),
+                                                   " rows of a batch with ",
+                                                   batch.logit_rows.size(), " logit rows"));
+  }
+  if (auto status = Validate(batch); !status.ok()) return status;
+  const int bucket = GraphBucket(batch);
+  // The sampling parameters travel in the same transfer as the batch.
+  const StepLayout layout = LayoutFor(options_);
+  const int64_t n = static_cast<int64_t>(rows.size());
+  for (int64_t r = 0; r < n; ++r) {
+    std::memcpy(&host_step_arrays_[layout.temperature() + r], &rows[r].temperature, 4);
+    host_step_arrays_[layout.top_k() + r] = rows[r].top_k;
+    std::memcpy(&host_step_arrays_[layout.top_p() + r], &rows[r].top_p, 4);
+    std::memcpy(&host_step_arrays_[layout.uniform() + r], &rows[r].uniform, 4);
+  }
+  Upload(batch, bucket);
+  if (auto status = Run(batch.num_tokens(), static_cast<int>(n), bucket); !status.ok()) {
+    return status;
+  }
+  const DType dtype = backend_->activation_dtype();
+  auto* base = static_cast<int32_t*>(step_arrays_.data());
+  const SamplingBatch params{
+      .temperature = Tensor(base + layout.temperature(), DType::kF32, {n}),
+      .top_k = Tensor(base + layout.top_k(), DType::kI32, {n}),
+      .top_p = Tensor(base + layout.top_p(), DType::kF32, {n}),
+      .uniform = Tensor(base + layout.uniform(), DType::kF32, {n}),
+  };
+  backend_->SampleTokens(logits_.View(dtype, {n, config_.vocab_size}), params,
+                         Tensor(base + layout.sampled_ids(), DType::kI32, {n}),
+                         Tensor(base + layout.sampled_logprobs(), DType::kF32, {n}));
+  // Ids and log probabilities are adjacent: one copy brings both.
+  host_ids_.resize(static_cast<size_t>(2 * layout.seqs));
+  backend_->CopyToHost(host_ids_.data(), base + layout.sampled_ids(),
+                       static_cast<size_t>(layout.seqs + n) * 4);
+  host_logprobs_.resize(static_cast<size_t>(n));
+  std::memcpy(host_logprobs_.data(), host_ids_.data() + layout.seqs, static_cast<size_t>(n) * 4);
+
+  // Rows sampled on the host need their logits.
+  host_logits_.clear();
+  const size_t vocab = static_cast<size_t>(config_.vocab_size);
+  const size_t row_bytes = vocab * DTypeSize(dtype);
+  for (int64_t r = 0; r < n; ++r) {
+    if (!rows[r].needs_logits) continue;
+    raw_logits_.resize(row_bytes);
+    backend_->CopyToHost(raw_logits_.data(), static_cast<char*>(logits_.data()) + r * row_bytes,
+                         row_bytes);
+    host_logits_.resize(host_logits_.size() + vocab);
+    WidenToFloat(dtype, raw_logits_.data(), vocab,
+                 host_logits_.data() + host_logits_.size() - vocab);
+  }
+  return SampledRows{.ids = std::span<const int32_t>(host_ids_.data(), static_cast<size_t>(n)),
+                     .logprobs = host_logprobs_,
+                     .logits = host_logits_};
 }
 
 }  // namespace loom

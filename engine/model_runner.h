@@ -1,12 +1,19 @@
 // Runs forward steps of one model on one backend: the executor of DESIGN.md.
 //
 // It owns the weights, the paged KV pool and the activation workspace, all allocated
-// once in Create; Forward allocates nothing on the device. It reads the ForwardBatch and
+// once in Create; a step allocates nothing on the device. It reads the ForwardBatch and
 // mutates only the KV slots the batch names.
+//
+// Decode steps (one new token per sequence, every sequence sampled) of up to
+// max_num_seqs sequences run as graphs where the backend has them: the batch is padded
+// to the next bucket size (DecodeBucket) with dummy sequences that write and read one
+// scratch block past the pool, and each bucket's graph is recorded on first use and
+// replayed from then on.
 //
 // Thread-safety: worker-thread only.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <span>
 #include <vector>
@@ -24,7 +31,29 @@ struct ModelRunnerOptions {
   int num_blocks = 0;         // blocks in the KV pool
   int max_num_tokens = 2048;  // new tokens in one forward step, over all sequences
   int max_num_seqs = 64;      // sequences in one forward step
+  int max_seq_len = 0;        // longest sequence (prompt + output); 0: the pool's tokens
+  bool use_graphs = true;     // replay decode steps as graphs where the backend can
 };
+
+// How one row of a step is sampled on the device (Backend::SampleTokens).
+struct RowSampling {
+  float temperature = 0.0f;
+  int top_k = 0;
+  float top_p = 1.0f;
+  float uniform = 0.0f;
+  bool needs_logits = false;  // also copy this row's logits to the host
+};
+
+// The result of ForwardSample, valid until the next step.
+struct SampledRows {
+  std::span<const int32_t> ids;     // [rows]
+  std::span<const float> logprobs;  // [rows], under the raw logits
+  std::span<const float> logits;    // [rows needing logits, vocab], in row order
+};
+
+// The batch size a decode step of `num_seqs` sequences is padded to: 1, 2, 4, then
+// multiples of 8 (the sizes vLLM captures).
+int DecodeBucket(int num_seqs);
 
 class ModelRunner {
  public:
@@ -34,32 +63,55 @@ class ModelRunner {
                                                              ModelWeights weights, Backend* backend,
                                                              const ModelRunnerOptions& options);
 
+  // Device bytes of everything Create allocates beside the weights and the KV pool.
+  static int64_t WorkspaceBytes(const ModelConfig& config, const ModelRunnerOptions& options,
+                                DType dtype);
+  // Device bytes of one KV block over all layers, keys and values.
+  static int64_t BytesPerBlock(const ModelConfig& config, int block_size, DType dtype);
+
   // Runs one step: embeds batch.token_ids, writes their keys and values into the slots
   // the batch names, and returns fp32 logits for batch.logit_rows, row-major
-  // [logit_rows.size(), vocab_size]. The span stays valid until the next Forward.
+  // [logit_rows.size(), vocab_size]. The span stays valid until the next step.
   // InvalidArgument when the batch exceeds max_num_tokens or max_num_seqs, names a block
   // outside the pool, or holds a token id outside the vocabulary.
   absl::StatusOr<std::span<const float>> Forward(const ForwardBatch& batch);
 
+  // Runs one step like Forward and samples each logit row on the device with `rows`
+  // (one per logit row). Errors as Forward's, and InvalidArgument when rows.size()
+  // differs from batch.logit_rows.size().
+  absl::StatusOr<SampledRows> ForwardSample(const ForwardBatch& batch,
+                                            std::span<const RowSampling> rows);
+
   const ModelConfig& config() const { return config_; }
   const ModelRunnerOptions& options() const { return options_; }
   Backend& backend() const { return *backend_; }
+  // Decode graphs recorded so far, by bucket size.
+  int num_graphs() const { return static_cast<int>(graphs_.size()); }
 
  private:
   ModelRunner(const ModelConfig& config, ModelWeights weights, Backend* backend,
               const ModelRunnerOptions& options);
   absl::Status AllocateBuffers();
   absl::Status Validate(const ForwardBatch& batch) const;
-  // Copies `values` into the device index buffer `dst` and returns a view of them.
-  Tensor Upload(const std::vector<int32_t>& values, const DeviceBuffer& dst);
+  // The decode bucket `batch` runs in as a graph, or 0 when it runs eagerly.
+  int GraphBucket(const ForwardBatch& batch) const;
+  // Copies the batch's index arrays (padded to `bucket` dummy sequences when non-zero)
+  // into the device in one transfer and points the views below at them.
+  void Upload(const ForwardBatch& batch, int bucket);
+  // Issues the layers for the uploaded batch: logits_ gets `num_rows` rows.
+  void RunLayers(int num_tokens, int num_rows);
+  // Runs the uploaded batch, through its bucket's graph when `bucket` > 0.
+  absl::Status Run(int num_tokens, int num_rows, int bucket);
 
   ModelConfig config_;
   ModelWeights weights_;
   Backend* backend_;
   ModelRunnerOptions options_;
   int max_kv_indices_ = 0;
+  int max_seq_len_ = 0;
 
-  DeviceBuffer kv_pool_;  // per layer: K then V, each [num_blocks, block_size, kv_heads, head_dim]
+  DeviceBuffer
+      kv_pool_;  // per layer: K then V, each [num_blocks + 1, block_size, kv_heads, head_dim]
   std::vector<KvCacheView> kv_layers_;
 
   DeviceBuffer rope_inv_freq_;  // [head_dim / 2] F32
@@ -72,9 +124,22 @@ class ModelRunner {
   DeviceBuffer mlp_act_;    // [max_num_tokens, intermediate]
   DeviceBuffer last_rows_;  // [max_num_seqs, hidden]
   DeviceBuffer logits_;     // [max_num_seqs, vocab]
-  DeviceBuffer token_ids_, positions_, slots_, q_indptr_, kv_indptr_, kv_indices_,
-      kv_last_block_len_, logit_rows_;  // I32 index arrays
+  // Every per-step index array, packed: token ids, positions, slots, q_indptr, kv_indptr,
+  // kv_last_block_len, logit rows, then the sampling parameters and results, then
+  // kv_indices (the only one whose length is not bounded by tokens or sequences).
+  DeviceBuffer step_arrays_;
+  std::vector<int32_t> host_step_arrays_;
+  Tensor ids_, positions_, slots_, logit_rows_;
+  AttentionBatch attention_;
+  SamplingBatch sampling_;
+  Tensor sampled_ids_, sampled_logprobs_;
+
+  std::map<int, std::unique_ptr<BackendGraph>> graphs_;  // by bucket
+  bool graphs_supported_ = true;
   std::vector<float> host_logits_;
+  std::vector<int32_t> host_ids_;
+  std::vector<float> host_logprobs_;
+  std::vector<char> raw_logits_;
 };
 
 }  // namespace loom

@@ -35,11 +35,13 @@ absl::Status ConvertInto(const TensorInfo& src, DType dst_dtype, void* dst) {
     WidenToFloat(src.dtype, src.data.data(), count, static_cast<float*>(dst));
     return absl::OkStatus();
   }
-  if (dst_dtype == DType::kBF16) {
+  if (dst_dtype == DType::kBF16 || dst_dtype == DType::kF16) {
     std::vector<float> wide(count);
     WidenToFloat(src.dtype, src.data.data(), count, wide.data());
     auto* out = static_cast<uint16_t*>(dst);
-    for (size_t i = 0; i < count; ++i) out[i] = FloatToBF16(wide[i]);
+    for (size_t i = 0; i < count; ++i) {
+      out[i] = dst_dtype == DType::kBF16 ? FloatToBF16(wide[i]) : FloatToF16(wide[i]);
+    }
     return absl::OkStatus();
   }
   return absl::UnimplementedError(

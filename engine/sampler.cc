@@ -48,6 +48,16 @@ Sampler::Sampler(const SamplingParams& params, std::span<const int32_t> prompt_i
 
 double Sampler::NextUniform() { return static_cast<double>(rng_() >> 11) * 0x1.0p-53; }
 
+bool Sampler::SamplesOnDevice() const {
+  return !HasPenalties() && params_.min_p == 0.0f && params_.logprobs == 0;
+}
+
+float Sampler::NextDeviceUniform() {
+  if (params_.temperature == 0.0f) return 0.0f;
+  // Rounding to float may reach 1.0; the draw needs [0, 1).
+  return std::min(static_cast<float>(NextUniform()), std::nextafter(1.0f, 0.0f));
+}
+
 bool Sampler::HasPenalties() const {
   return params_.repetition_penalty != 1.0f || params_.presence_penalty != 0.0f ||
          params_.frequency_penalty != 0.0f;

@@ -37,6 +37,13 @@ class Sampler {
   // lowest index among the maxima of the penalized logits.
   SampledToken Sample(std::span<const float> logits);
 
+  // The device sampler (Backend::SampleTokens) covers temperature, top_k and top_p. A
+  // request with penalties, min_p or alternatives (logprobs > 0) is sampled here.
+  bool SamplesOnDevice() const;
+  // The uniform draw in [0, 1) the device sampler needs for the next token; consumes
+  // the random stream as Sample would (nothing for greedy).
+  float NextDeviceUniform();
+
  private:
   bool HasPenalties() const;
   // Copies `logits` into scratch_ with the penalties applied.

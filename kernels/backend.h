@@ -18,6 +18,9 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -62,6 +65,32 @@ struct AttentionBatch {
   const int32_t* host_kv_indptr = nullptr;
   const int32_t* host_kv_indices = nullptr;
   const int32_t* host_kv_last_block_len = nullptr;
+  // Bounds for sizing a launch: the longest q_len(s), and an upper bound on every
+  // kv_len(s). A captured graph is replayed with other lengths under the same bounds.
+  int max_q_len = 0;
+  int max_kv_len = 0;
+};
+
+// Per-row parameters of SampleTokens, in device memory; the meaning is Sampler's
+// (engine/sampler.h) without penalties, min_p or alternatives.
+struct SamplingBatch {
+  Tensor temperature;  // [rows] F32; 0 = argmax
+  Tensor top_k;        // [rows] I32; 0 = off
+  Tensor top_p;        // [rows] F32 in (0, 1]
+  Tensor uniform;      // [rows] F32 in [0, 1): the row's random draw
+};
+
+// Free and total memory of a backend's device.
+struct DeviceMemory {
+  size_t free_bytes = 0;
+  size_t total_bytes = 0;
+};
+
+// A recorded sequence of operations, replayed on the buffers it was recorded with.
+class BackendGraph {
+ public:
+  virtual ~BackendGraph() = default;
+  virtual void Replay() = 0;
 };
 
 class Backend {
@@ -118,6 +147,30 @@ class Backend {
 
   // out = silu(x[:, :inter]) * x[:, inter:].  x: [T, 2 * inter]; out: [T, inter]
   virtual void SiluAndMul(const Tensor& x, Tensor out) = 0;
+
+  // Picks one token per row of `logits` and its log probability under the raw logits.
+  // Temperature 0 is argmax (lowest id among ties). Otherwise softmax(logits /
+  // temperature) is cut to the top_k largest, then to the shortest prefix (descending
+  // logit, ties by id) whose mass reaches top_p, and the draw walks the kept tokens in
+  // id order to the first whose cumulative mass exceeds uniform * the kept mass.
+  // logits: [rows, vocab]; ids: [rows] I32; logprobs: [rows] F32
+  virtual void SampleTokens(const Tensor& logits, const SamplingBatch& params, Tensor ids,
+                            Tensor logprobs) = 0;
+
+  // --- optional capabilities ----------------------------------------------------------
+  // The device's memory, for sizing the KV pool; nullopt where memory is the host's.
+  virtual std::optional<DeviceMemory> MemoryInfo() const { return std::nullopt; }
+  // Whether the engine should sample with SampleTokens rather than copy logits to the
+  // host (a GPU backend: the copy would cost more than the sampling).
+  virtual bool SamplesOnDevice() const { return false; }
+  // Records the operations `record` issues, without running them, into a graph that
+  // replays them. `record` must not copy to or from the host. nullptr when the backend
+  // has no graphs; Internal when recording fails.
+  virtual absl::StatusOr<std::unique_ptr<BackendGraph>> Capture(
+      const std::function<void()>& record) {
+    (void)record;
+    return std::unique_ptr<BackendGraph>();
+  }
 };
 
 }  // namespace loom

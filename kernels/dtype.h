@@ -2,6 +2,7 @@
 #pragma once
 
 #include <bit>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -91,6 +92,24 @@ inline uint16_t FloatToBF16(float value) {
   if ((bits & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((bits >> 16) | 0x40);
   bits += 0x7fffu + ((bits >> 16) & 1u);
   return static_cast<uint16_t>(bits >> 16);
+}
+
+// float32 to IEEE binary16, round-to-nearest-even; overflow becomes infinity, NaN stays NaN.
+inline uint16_t FloatToF16(float value) {
+  const uint32_t bits = std::bit_cast<uint32_t>(value);
+  const auto sign = static_cast<uint16_t>((bits >> 16) & 0x8000u);
+  const uint32_t abs = bits & 0x7fffffffu;
+  if (abs > 0x7f800000u) return sign | 0x7e00u;
+  if (abs >= 0x477ff000u) return sign | 0x7c00u;  // >= 65520 rounds past the largest half
+  if (abs < 0x38800000u) {
+    // Below 2^-14: a subnormal half counts units of 2^-24; scaling by 2^24 is exact.
+    const float units = std::bit_cast<float>(abs) * 16777216.0f;
+    return sign | static_cast<uint16_t>(std::nearbyint(units));
+  }
+  uint32_t half = (abs >> 13) - (112u << 10);  // rebias the exponent from 127 to 15
+  const uint32_t rest = abs & 0x1fffu;
+  if (rest > 0x1000u || (rest == 0x1000u && (half & 1u) != 0)) ++half;
+  return sign | static_cast<uint16_t>(half);
 }
 
 // IEEE binary16 to float32, subnormals and specials included.

@@ -3,7 +3,6 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "kernels/cpu/cpu_backend.h"
 
 namespace loom {
 namespace {
@@ -34,7 +33,14 @@ absl::StatusOr<ServedModel> LoadServedModel(const std::filesystem::path& dir, st
   ServedModel served;
   served.name = name.empty() ? dir.filename().string() : std::move(name);
   if (served.name.empty()) served.name = dir.parent_path().filename().string();
-  served.backend = std::make_unique<CpuBackend>();
+  auto model_config = LoadModelConfig(dir);
+  if (!model_config.ok()) return model_config.status();
+  auto dtype = ComputeDtypeFor(served_options.backend, served_options.dtype, *model_config);
+  if (!dtype.ok()) return dtype.status();
+  auto backend = CreateBackend(BackendOptions{
+      .kind = served_options.backend, .device = served_options.device, .dtype = *dtype});
+  if (!backend.ok()) return backend.status();
+  served.backend = *std::move(backend);
   auto model = LoadModel(dir, served.backend.get(), options);
   if (!model.ok()) return model.status();
   auto chat = ChatFormatter::Create(dir, *model->tokenizer, served_options.chat_template);

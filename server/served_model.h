@@ -17,6 +17,7 @@
 #include "engine/chat/chat_template_override.h"
 #include "engine/engine.h"
 #include "kernels/backend.h"
+#include "kernels/backend_factory.h"
 
 namespace loom {
 
@@ -40,6 +41,11 @@ struct SamplingDefaults {
 struct ServedModelOptions {
   ChatTemplateOverride chat_template;  // before the directory's own template
   SamplingDefaults sampling;
+  std::string backend = "cpu";  // cpu | cuda
+  int device = 0;               // the GPU of backend cuda
+  // auto | float32 | float16 | bfloat16. auto: float32 on cpu; on cuda the checkpoint's
+  // dtype when it is float16, else bfloat16.
+  std::string dtype = "auto";
 };
 
 struct ServedModel {
@@ -56,11 +62,13 @@ struct ServedModel {
   std::vector<int32_t> default_stop_token_ids;
 };
 
-// Loads the Hugging Face model in `dir` onto a CPU backend and starts its engine, with
+// Loads the Hugging Face model in `dir` onto the backend `served` names and starts its
+// engine, with
 // the chat template of `served` (else the directory's own) and the sampling defaults of
 // its generation_config.json overridden by `served.sampling`. `name` empty: the
 // directory's name. Errors: LoadModel's, ChatFormatter::Create's (a bad template),
-// Engine::Create's; InvalidArgument for sampling defaults out of range
+// Engine::Create's, CreateBackend's; InvalidArgument for a dtype the backend does not
+// compute in, sampling defaults out of range
 // (ValidateSamplingParams) or max_tokens < 1.
 absl::StatusOr<ServedModel> LoadServedModel(const std::filesystem::path& dir, std::string name,
                                             const EngineOptions& options,

@@ -53,6 +53,8 @@ struct BenchFlags {
   std::string dump_requests;
   std::string requests;
   EngineOptions engine;
+  std::string backend = "cpu";
+  std::string dtype = "auto";
   bool enable_prefix_caching = EngineConfig{}.enable_prefix_caching;
 };
 
@@ -166,7 +168,8 @@ absl::Status RunInProcess(const BenchFlags& flags) {
   EngineConfig config;
   config.enable_prefix_caching = flags.enable_prefix_caching;
   config.max_queued_requests = std::max(config.max_queued_requests, flags.concurrency);
-  auto served = LoadServedModel(dir, "", flags.engine, config);
+  auto served = LoadServedModel(dir, "", flags.engine, config,
+                                ServedModelOptions{.backend = flags.backend, .dtype = flags.dtype});
   if (!served.ok()) return served.status();
   const LoadedModel& model = served->engine->model();
   auto set = MakeRequestSet(flags, LocalFacts(*model.tokenizer, model.session_len));
@@ -260,6 +263,12 @@ void AddBenchCommand(CLI::App& app, int& exit_code) {
   engine_flag("--num-blocks", f.engine.num_blocks,
               "KV blocks (0: max_batch_size sessions of session_len)")
       ->check(CLI::NonNegativeNumber);
+  engine_flag("--cache-max-entry-count", f.engine.kv_cache_free_fraction,
+              "cuda, with --num-blocks 0: the share of GPU memory free after the weights for "
+              "the KV pool")
+      ->check(CLI::Range(0.0, 1.0));
+  engine_flag("--backend", f.backend, "cpu or cuda");
+  engine_flag("--dtype", f.dtype, "auto, float32 (cpu), bfloat16 or float16 (cuda)");
   engine_flag("--enable-prefix-caching", f.enable_prefix_caching, "Reuse cached prompt prefixes");
   cmd->callback([flags, &exit_code] {
     const absl::Status status =

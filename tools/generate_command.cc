@@ -14,7 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/engine.h"
 #include "engine/model_loader.h"
-#include "kernels/cpu/cpu_backend.h"
+#include "kernels/backend_factory.h"
 #include "nlohmann/json.hpp"
 #include "tools/bundled_model.h"
 
@@ -40,6 +40,9 @@ struct GenerateFlags {
   std::vector<int32_t> stop_token_ids;
   bool ignore_eos = false;
   bool json = false;
+  std::string backend = "cpu";
+  std::string dtype = "auto";
+  int device = 0;
 };
 
 absl::StatusOr<std::string> ReadFile(const std::string& flag, const std::string& path) {
@@ -143,10 +146,18 @@ absl::Status RunGenerate(const GenerateFlags& flags) {
   auto prompts = ReadPrompts(flags);
   if (!prompts.ok()) return prompts.status();
 
-  CpuBackend backend;
+  auto config = LoadModelConfig(dir);
+  if (!config.ok()) return config.status();
+  auto dtype = ComputeDtypeFor(flags.backend, flags.dtype, *config);
+  if (!dtype.ok()) return dtype.status();
+  auto backend = CreateBackend({.kind = flags.backend, .device = flags.device, .dtype = *dtype});
+  if (!backend.ok()) return backend.status();
   EngineOptions options;
   options.max_batch_size = static_cast<int>(std::min<size_t>(prompts->size(), 64));
-  auto model = LoadModel(dir, &backend, options);
+  // Enough for the batch without taking most of a GPU.
+  options.session_len = std::min(config->max_position_embeddings, 8192);
+  options.kv_cache_free_fraction = 0.3;
+  auto model = LoadModel(dir, backend->get(), options);
   if (!model.ok()) return model.status();
   const int default_max_tokens = model->config.generation.max_new_tokens.value_or(128);
   const SamplingParams sampling = ResolveSampling(flags, model->config);
@@ -217,7 +228,11 @@ absl::Status RunGenerate(const GenerateFlags& flags) {
 
 void AddGenerateCommand(CLI::App& app, int& exit_code) {
   auto flags = std::make_shared<GenerateFlags>();
-  CLI::App* cmd = app.add_subcommand("generate", "Continue prompts with a model (CPU backend)");
+  CLI::App* cmd = app.add_subcommand("generate", "Continue prompts with a model");
+  cmd->add_option("--backend", flags->backend, "cpu or cuda")->capture_default_str();
+  cmd->add_option("--dtype", flags->dtype, "auto, float32 (cpu), bfloat16 or float16 (cuda)")
+      ->capture_default_str();
+  cmd->add_option("--device", flags->device, "GPU index (cuda)")->check(CLI::NonNegativeNumber);
   cmd->add_option("MODEL_DIR", flags->model_dir,
                   "Hugging Face model directory (default: the bundled tiny model)");
   auto* prompt = cmd->add_option("--prompt", flags->prompt, "Prompt text");

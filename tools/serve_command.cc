@@ -149,6 +149,8 @@ absl::Status RunServe(const ServeFlags& flags) {
                           absl::StrCat(config->models[i].Where("path"), ": model '", launch.name,
                                        "': ", model.status().message()));
     }
+    std::fprintf(stderr, "loom: model '%s': %s\n", model->name.c_str(),
+                 model->engine->model().kv_pool_summary.c_str());
     absl::StrAppend(&serving, serving.empty() ? "model '" : ", model '", model->name,
                     "' (session_len ", model->engine->model().session_len, ")");
     models.Add(*std::move(model));
@@ -219,6 +221,12 @@ void AddServeCommand(CLI::App& app, int& exit_code) {
         server.max_send_message_bytes)
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  f.Add(cmd, "--backend", &ServeOverrides::backend, std::string(BackendKindName(model.backend)),
+        "cpu or cuda")
+      ->capture_default_str();
+  f.Add(cmd, "--dtype", &ServeOverrides::dtype, model.dtype,
+        "Compute dtype: auto, float32 (cpu), bfloat16 or float16 (cuda)")
+      ->capture_default_str();
   f.Add(cmd, "--max-batch-size", &ServeOverrides::max_batch_size, model.max_batch_size,
         "Sequences per step")
       ->check(CLI::PositiveNumber)
@@ -237,8 +245,8 @@ void AddServeCommand(CLI::App& app, int& exit_code) {
                                   "KV blocks (0: max_batch_size sessions of session_len)")
                                 ->check(CLI::NonNegativeNumber);
   f.Add(cmd, "--cache-max-entry-count", &ServeOverrides::cache_max_entry_count, 0.0,
-        "KV pool: a block count (>= 1), or on the cpu backend a fraction (0, 1) of the default "
-        "pool")
+        "KV pool: a block count (>= 1), or a fraction (0, 1): on cuda of the GPU memory free "
+        "after the weights (default 0.8), on cpu of the default pool")
       ->check(CLI::PositiveNumber)
       ->excludes(num_blocks);
   f.Add(cmd, "--enable-prefix-caching", &ServeOverrides::enable_prefix_caching,

@@ -33,6 +33,8 @@ class CpuBackend final : public Backend {
   void PagedAttention(const Tensor& qkv, int num_heads, const KvCacheView& cache,
                       const AttentionBatch& batch, float scale, Tensor out) override;
   void SiluAndMul(const Tensor& x, Tensor out) override;
+  void SampleTokens(const Tensor& logits, const SamplingBatch& params, Tensor ids,
+                    Tensor logprobs) override;
 };
 
 }  // namespace loom

@@ -13,6 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "engine/chat/chat_template_yaml.h"
 #include "engine/chat/yaml_fields.h"
+#include "kernels/backend_factory.h"
 #include "kernels/dtype.h"
 #include "server/request_builder.h"
 
@@ -369,18 +370,22 @@ absl::Status CheckUniqueModelNames(std::span<const ModelYaml> models) {
 }
 
 absl::Status CheckSupportedByThisBuild(const ModelYaml& model) {
-  if (model.backend != BackendKind::kCpu) {
-    return Unsupported(model, "backend",
-                       absl::StrCat("backend: ", std::string(BackendKindName(model.backend))),
-                       "only the cpu backend runs models today");
+  if (model.backend == BackendKind::kCuda && !CudaBackendBuilt()) {
+    return Unsupported(model, "backend", "backend: cuda",
+                       "this loom was built without CUDA (configure with -DLOOM_CUDA=ON)");
   }
-  if (model.dtype != "auto" && model.dtype != "float32") {
+  if (model.backend == BackendKind::kCpu && model.dtype != "auto" && model.dtype != "float32") {
     return Unsupported(model, "dtype", absl::StrCat("dtype: ", model.dtype),
                        "the cpu backend computes in float32: use auto or float32");
   }
+  if (model.backend == BackendKind::kCuda && model.dtype == "float32") {
+    return Unsupported(model, "dtype", "dtype: float32",
+                       "the cuda backend computes in bfloat16 or float16: use auto, bfloat16 or "
+                       "float16");
+  }
   if (model.tp > 1) {
     return Unsupported(model, "tp", absl::StrCat("tp: ", model.tp),
-                       "tensor parallelism needs the cuda backend");
+                       "tensor parallelism is not implemented yet");
   }
   if (model.replicas > 1) {
     return Unsupported(model, "replicas", absl::StrCat("replicas: ", model.replicas),
@@ -409,7 +414,16 @@ absl::StatusOr<ModelLaunch> PlanModelLaunch(const ModelYaml& model, const Server
   const int64_t blocks_per_session = (session_len + block_size - 1) / block_size;
   const int64_t default_blocks = blocks_per_session * model.max_batch_size;
   int64_t num_blocks = default_blocks;
-  if (model.cache_max_entry_count.has_value()) {
+  // On a GPU a fraction (or nothing: LMDeploy's 0.8) is a share of the memory the weights
+  // leave free, which only loading the model measures: LoadModel sizes that pool.
+  const bool gpu_fraction =
+      model.backend == BackendKind::kCuda &&
+      (!model.cache_max_entry_count.has_value() || *model.cache_max_entry_count < 1);
+  double kv_cache_free_fraction = EngineOptions{}.kv_cache_free_fraction;
+  if (gpu_fraction) {
+    if (model.cache_max_entry_count.has_value())
+      kv_cache_free_fraction = *model.cache_max_entry_count;
+  } else if (model.cache_max_entry_count.has_value()) {
     const double count = *model.cache_max_entry_count;
     num_blocks =
         count >= 1
@@ -423,7 +437,7 @@ absl::StatusOr<ModelLaunch> PlanModelLaunch(const ModelYaml& model, const Server
         " blocks (max_batch_size ", model.max_batch_size, " x ", blocks_per_session,
         " blocks of session_len ", session_len, ") is more blocks than loom can address"));
   }
-  if (num_blocks * block_size < session_len) {
+  if (!gpu_fraction && num_blocks * block_size < session_len) {
     return absl::InvalidArgumentError(
         absl::StrCat(model.Where("cache_max_entry_count"), ": the KV pool of ", num_blocks,
                      " blocks x ", block_size, " tokens holds ", num_blocks * block_size,
@@ -436,7 +450,8 @@ absl::StatusOr<ModelLaunch> PlanModelLaunch(const ModelYaml& model, const Server
   const double kv_bytes = 2.0 * model_config.num_hidden_layers * static_cast<double>(num_blocks) *
                           static_cast<double>(block_size) * model_config.num_key_value_heads *
                           model_config.head_dim * static_cast<double>(DTypeSize(DType::kF32));
-  if (memory_bytes > 0 && kv_bytes > static_cast<double>(memory_bytes)) {
+  if (model.backend == BackendKind::kCpu && memory_bytes > 0 &&
+      kv_bytes > static_cast<double>(memory_bytes)) {
     return absl::InvalidArgumentError(
         absl::StrCat(model.Where("cache_max_entry_count"), ": the KV pool of ", num_blocks,
                      " blocks x ", block_size, " tokens needs ", Bytes(kv_bytes),
@@ -468,13 +483,19 @@ absl::StatusOr<ModelLaunch> PlanModelLaunch(const ModelYaml& model, const Server
                                 .session_len = session_len,
                                 .max_batch_size = model.max_batch_size,
                                 .max_prefill_tokens = model.max_prefill_tokens,
-                                .num_blocks = static_cast<int>(num_blocks)};
+                                .num_blocks = gpu_fraction ? 0 : static_cast<int>(num_blocks),
+                                .kv_cache_free_fraction = kv_cache_free_fraction};
   launch.config = EngineConfig{.enable_prefix_caching = model.enable_prefix_caching,
                                .max_queued_requests = server.max_queued_requests,
                                .max_queued_tokens = server.max_queued_tokens,
                                .max_sessions = server.max_sessions};
-  launch.served =
-      ServedModelOptions{.chat_template = model.chat_template, .sampling = model.sampling};
+  launch.served = ServedModelOptions{
+      .chat_template = model.chat_template,
+      .sampling = model.sampling,
+      .backend = std::string(BackendKindName(model.backend)),
+      .device = model.devices.empty() ? 0 : model.devices.front(),
+      .dtype = model.dtype,
+  };
   return launch;
 }
 

@@ -85,6 +85,23 @@ absl::Status ApplyServerOverrides(const ServeOverrides& cli, ServerConfig& serve
 
 absl::Status ApplyModelOverrides(const ServeOverrides& cli, ModelYaml& model) {
   ConfigOrigins& o = model.origins;
+  if (cli.backend.has_value()) {
+    if (*cli.backend != "cpu" && *cli.backend != "cuda") {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--backend must be cpu or cuda, got '", *cli.backend, "'"));
+    }
+    model.backend = *cli.backend == "cuda" ? BackendKind::kCuda : BackendKind::kCpu;
+    o["backend"] = "--backend";
+  }
+  if (cli.dtype.has_value()) {
+    if (*cli.dtype != "auto" && *cli.dtype != "float32" && *cli.dtype != "float16" &&
+        *cli.dtype != "bfloat16") {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--dtype must be auto, float32, float16 or bfloat16, got '", *cli.dtype, "'"));
+    }
+    model.dtype = *cli.dtype;
+    o["dtype"] = "--dtype";
+  }
   OverrideValue(cli.enable_prefix_caching, "--enable-prefix-caching", "enable_prefix_caching",
                 model.enable_prefix_caching, o);
   for (absl::Status status : {

@@ -44,6 +44,8 @@ struct ServeOverrides {
   std::optional<int64_t> max_queued_tokens;
   std::optional<int> max_sessions;
   // model YAML keys
+  std::optional<std::string> backend;  // cpu | cuda
+  std::optional<std::string> dtype;    // auto | float32 | float16 | bfloat16
   std::optional<int> max_batch_size;
   std::optional<int> max_prefill_tokens;
   std::optional<int> session_len;

@@ -75,7 +75,7 @@ TEST(ServeConfigCliTest, WhatThisBuildCannotRunFailsAtStartUp) {
       RunLoom("serve --models-dir " + kConfigs + "/examples --port 0 --metrics-port -1");
   EXPECT_EQ(run.exit_code, 1);
   EXPECT_THAT(run.out, HasSubstr(kConfigs + "/examples/llama3-8b-instruct-cuda.yaml:"));
-  EXPECT_THAT(run.out, HasSubstr("backend: cuda is not supported yet by this build"));
+  EXPECT_THAT(run.out, HasSubstr("tp: 2 is not supported yet by this build"));
   EXPECT_THAT(run.out, Not(HasSubstr("loom: serving")));
 }
 

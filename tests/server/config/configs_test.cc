@@ -76,7 +76,7 @@ TEST(ConfigsTest, TheCudaExampleIsValidButNotSupportedByThisBuild) {
   EXPECT_EQ(model->tp, 2);
   absl::Status status = CheckSupportedByThisBuild(*model);
   EXPECT_EQ(status.code(), absl::StatusCode::kUnimplemented);
-  EXPECT_THAT(status.message(), ::testing::HasSubstr("backend: cuda is not supported yet"));
+  EXPECT_THAT(status.message(), ::testing::HasSubstr("tp: 2 is not supported yet"));
 }
 
 }  // namespace

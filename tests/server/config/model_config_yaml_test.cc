@@ -9,6 +9,7 @@
 #include <string>
 #include <variant>
 
+#include "kernels/backend_factory.h"
 #include "yaml-cpp/yaml.h"
 
 namespace loom {
@@ -228,15 +229,15 @@ TEST(ModelYamlTest, ThisBuildRefusesWhatItCannotRunNamingTheKey) {
     std::string message;
   };
   for (const Case& c : std::vector<Case>{
-           {"path: x\nbackend: cuda\n",
-            ":2:10: backend: cuda is not supported yet by this build (only the cpu backend runs "
-            "models today)"},
+           {"path: x\nbackend: cuda\ndtype: float32\n",
+            ":3:8: dtype: float32 is not supported yet by this build (the cuda backend computes in "
+            "bfloat16 or float16: use auto, bfloat16 or float16)"},
            {"path: x\ndtype: bfloat16\n",
             ":2:8: dtype: bfloat16 is not supported yet by this build (the cpu backend computes "
             "in float32: use auto or float32)"},
            {"path: x\ntp: 2\n",
-            ":2:5: tp: 2 is not supported yet by this build (tensor parallelism needs the cuda "
-            "backend)"},
+            ":2:5: tp: 2 is not supported yet by this build (tensor parallelism is not "
+            "implemented yet)"},
            {"path: x\nreplicas: 2\n",
             ":2:11: replicas: 2 is not supported yet by this build (each model runs one engine)"},
            {"path: x\nquant_policy: 4\n",
@@ -251,6 +252,12 @@ TEST(ModelYamlTest, ThisBuildRefusesWhatItCannotRunNamingTheKey) {
     EXPECT_EQ(launch.status(), status) << c.yaml;
   }
   EXPECT_TRUE(CheckSupportedByThisBuild(ParseOk("path: x\ndtype: float32\n")).ok());
+  // backend: cuda runs exactly where the binary has the CUDA backend.
+  absl::Status cuda = CheckSupportedByThisBuild(ParseOk("path: x\nbackend: cuda\n"));
+  EXPECT_EQ(cuda.ok(), CudaBackendBuilt()) << cuda;
+  if (!cuda.ok()) {
+    EXPECT_THAT(cuda.message(), HasSubstr("built without CUDA"));
+  }
   EXPECT_TRUE(CheckSupportedByThisBuild(
                   ParseOk("path: x\nsampling:\n  stop: [END]\n  stop_token_ids: [5]\n"))
                   .ok());

@@ -1,0 +1,75 @@
+// The CUDA backend: bf16 or fp16 weights, activations and KV cache with fp32
+// accumulation, on one GPU, on one stream (kernels/cuda/launch.h lists the kernels).
+//
+// Large matrix products go to cuBLAS; products of up to kMaxGemvRows activation rows (a
+// small decode batch) go to our GEMV, which reads the weights at memory speed. Paged
+// attention picks its key splits from the batch shape and a fixed workspace, so a
+// step allocates nothing. Capture records a step into a CUDA graph.
+//
+// Errors: allocation failure is ResourceExhausted. A failed launch or a fault found at a
+// synchronization is a fatal LOOM_CHECK naming the CUDA error: the CUDA context cannot
+// be used after a fault, so there is nothing to recover.
+//
+// Thread-safety: one thread at a time, like every Backend; each call makes the backend's
+// device current on its thread.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "kernels/backend.h"
+
+namespace loom {
+
+struct CudaBackendOptions {
+  int device = 0;
+  DType dtype = DType::kBF16;  // kBF16 or kF16
+};
+
+class CudaBackend final : public Backend {
+ public:
+  // FailedPrecondition when no such device is usable; InvalidArgument for a dtype other
+  // than BF16 or F16; ResourceExhausted when the workspaces do not fit.
+  static absl::StatusOr<std::unique_ptr<CudaBackend>> Create(const CudaBackendOptions& options);
+  ~CudaBackend() override;
+
+  std::string name() const override;
+  DType activation_dtype() const override { return options_.dtype; }
+
+  absl::StatusOr<DeviceBuffer> Allocate(size_t bytes) override;
+  void CopyToDevice(void* dst, const void* src, size_t bytes) override;
+  void CopyToHost(void* dst, const void* src, size_t bytes) override;
+
+  void Embedding(const Tensor& table, const Tensor& ids, Tensor out) override;
+  void RmsNorm(const Tensor& x, const Tensor& weight, float eps, Tensor out) override;
+  void AddRmsNorm(Tensor x, Tensor residual, const Tensor& weight, float eps) override;
+  void Linear(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor out) override;
+  void Rope(Tensor qkv, int num_heads, const Tensor& positions, const RopeParams& rope) override;
+  void WriteKvCache(const Tensor& qkv, int num_heads, const Tensor& slots,
+                    const KvCacheView& cache) override;
+  void PagedAttention(const Tensor& qkv, int num_heads, const KvCacheView& cache,
+                      const AttentionBatch& batch, float scale, Tensor out) override;
+  void SiluAndMul(const Tensor& x, Tensor out) override;
+  void SampleTokens(const Tensor& logits, const SamplingBatch& params, Tensor ids,
+                    Tensor logprobs) override;
+
+  std::optional<DeviceMemory> MemoryInfo() const override;
+  bool SamplesOnDevice() const override { return true; }
+  absl::StatusOr<std::unique_ptr<BackendGraph>> Capture(
+      const std::function<void()>& record) override;
+
+  // Waits for every queued operation (for timing).
+  void Synchronize();
+
+ private:
+  struct State;  // the stream, the cuBLAS handle and the workspaces
+  CudaBackend(const CudaBackendOptions& options, std::unique_ptr<State> state);
+  // Makes options_.device current on the calling thread.
+  void UseDevice() const;
+
+  CudaBackendOptions options_;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace loom

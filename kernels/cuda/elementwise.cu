@@ -1,0 +1,227 @@
+// The per-token kernels of a layer: row gather, RMSNorm (plain and fused with the
+// residual add), RoPE, the KV-cache write, SiLU-and-mul and the bias broadcast.
+//
+// Parallelization: one block per token row; threads stride over the row in 8-element
+// (16-byte) vectors. Arithmetic is fp32; intermediate results are rounded to the storage
+// type where PyTorch rounds them, so that greedy decoding matches transformers.
+#include <algorithm>
+
+#include "kernels/cuda/float_traits.cuh"
+#include "kernels/cuda/launch.h"
+
+namespace loom::cuda {
+namespace {
+
+constexpr int kRowThreads = 256;
+
+template <typename T>
+__global__ void GatherRowsKernel(const T* table, const int32_t* ids, int cols, T* out) {
+  const int64_t row = blockIdx.x;
+  const T* src = table + static_cast<int64_t>(ids[row]) * cols;
+  T* dst = out + row * cols;
+  for (int i = threadIdx.x * 8; i < cols; i += blockDim.x * 8)
+    StoreVec8(dst + i, LoadVec8(src + i));
+}
+
+// weight * round(x * inv_rms), the LlamaRMSNorm order of operations.
+template <typename T>
+__device__ void NormalizeRow(const T* x, const T* weight, float inv_rms, int hidden, T* out) {
+  for (int i = threadIdx.x * 8; i < hidden; i += blockDim.x * 8) {
+    const Vec8<T> a = LoadVec8(x + i);
+    const Vec8<T> w = LoadVec8(weight + i);
+    Vec8<T> r;
+#pragma unroll
+    for (int j = 0; j < 8; ++j) {
+      r.v[j] = FromFloat<T>(ToFloat(w.v[j]) * Round<T>(ToFloat(a.v[j]) * inv_rms));
+    }
+    StoreVec8(out + i, r);
+  }
+}
+
+template <typename T>
+__global__ void RmsNormKernel(const T* x, const T* weight, float eps, int hidden, T* out) {
+  __shared__ float scratch[32];
+  const int64_t row = blockIdx.x;
+  const T* xr = x + row * hidden;
+  float sum_squares = 0.0f;
+  for (int i = threadIdx.x * 8; i < hidden; i += blockDim.x * 8) {
+    const Vec8<T> a = LoadVec8(xr + i);
+#pragma unroll
+    for (int j = 0; j < 8; ++j) sum_squares += ToFloat(a.v[j]) * ToFloat(a.v[j]);
+  }
+  sum_squares = BlockSum(sum_squares, scratch);
+  NormalizeRow(xr, weight, rsqrtf(sum_squares / hidden + eps), hidden, out + row * hidden);
+}
+
+template <typename T>
+__global__ void AddRmsNormKernel(T* x, T* residual, const T* weight, float eps, int hidden) {
+  __shared__ float scratch[32];
+  const int64_t row = blockIdx.x;
+  T* xr = x + row * hidden;
+  T* rr = residual + row * hidden;
+  float sum_squares = 0.0f;
+  for (int i = threadIdx.x * 8; i < hidden; i += blockDim.x * 8) {
+    const Vec8<T> a = LoadVec8(xr + i);
+    const Vec8<T> b = LoadVec8(rr + i);
+    Vec8<T> sum;
+#pragma unroll
+    for (int j = 0; j < 8; ++j) {
+      const float s = Round<T>(ToFloat(a.v[j]) + ToFloat(b.v[j]));
+      sum.v[j] = FromFloat<T>(s);
+      sum_squares += s * s;
+    }
+    StoreVec8(rr + i, sum);
+  }
+  sum_squares = BlockSum(sum_squares, scratch);
+  // Each thread reads back only the elements it wrote.
+  NormalizeRow(rr, weight, rsqrtf(sum_squares / hidden + eps), hidden, xr);
+}
+
+// q * cos + rotate_half(q) * sin with cos and sin rounded to T, each product and the sum
+// rounded to T: transformers' apply_rotary_pos_emb on bf16 tensors.
+// Grid: (tokens, rotated heads); one thread per rotated pair.
+template <typename T>
+__global__ void RopeKernel(T* qkv, int total_heads, int head_dim, int half,
+                           const int32_t* positions, const float* inv_freq) {
+  const int64_t t = blockIdx.x;
+  const int h = blockIdx.y;
+  const float pos = static_cast<float>(positions[t]);
+  for (int i = threadIdx.x; i < half; i += blockDim.x) {
+    float s;
+    float c;
+    sincosf(pos * inv_freq[i], &s, &c);
+    c = Round<T>(c);
+    s = Round<T>(s);
+    T* head = qkv + (t * total_heads + h) * head_dim;
+    const float a = ToFloat(head[i]);
+    const float b = ToFloat(head[i + half]);
+    head[i] = FromFloat<T>(Round<T>(a * c) + Round<T>(-b * s));
+    head[i + half] = FromFloat<T>(Round<T>(b * c) + Round<T>(a * s));
+  }
+}
+
+template <typename T>
+__global__ void WriteKvKernel(const T* qkv, int total_heads, int num_heads, int row, int head_dim,
+                              const int32_t* slots, T* k_cache, T* v_cache) {
+  const int64_t t = blockIdx.x;
+  const int64_t slot = slots[t];
+  const T* k = qkv + (t * total_heads + num_heads) * head_dim;
+  const T* v = k + row;
+  for (int i = threadIdx.x * 8; i < row; i += blockDim.x * 8) {
+    StoreVec8(k_cache + slot * row + i, LoadVec8(k + i));
+    StoreVec8(v_cache + slot * row + i, LoadVec8(v + i));
+  }
+}
+
+// Grid: (rows, column chunks of blockDim * 8).
+template <typename T>
+__global__ void SiluAndMulKernel(const T* x, int inter, T* out) {
+  const int64_t row = blockIdx.x;
+  const T* gate = x + row * 2 * inter;
+  const T* up = gate + inter;
+  const int i = (blockIdx.y * blockDim.x + threadIdx.x) * 8;
+  if (i < inter) {
+    const Vec8<T> g = LoadVec8(gate + i);
+    const Vec8<T> u = LoadVec8(up + i);
+    Vec8<T> r;
+#pragma unroll
+    for (int j = 0; j < 8; ++j) {
+      const float a = ToFloat(g.v[j]);
+      r.v[j] = FromFloat<T>(Round<T>(a / (1.0f + expf(-a))) * ToFloat(u.v[j]));
+    }
+    StoreVec8(out + row * inter + i, r);
+  }
+}
+
+template <typename T>
+__global__ void BroadcastRowsKernel(const T* bias, int cols, T* out) {
+  const int64_t row = blockIdx.x;
+  for (int i = threadIdx.x; i < cols; i += blockDim.x) out[row * cols + i] = bias[i];
+}
+
+int ThreadsFor(int vectors) {
+  int threads = 32;
+  while (threads < vectors && threads < 1024) threads *= 2;
+  return threads;
+}
+
+}  // namespace
+
+void LaunchGatherRows(FloatType type, const void* table, const int32_t* ids, int rows, int cols,
+                      void* out, cudaStream_t stream) {
+  if (rows == 0) return;
+  DispatchFloat(type, [&](auto zero) {
+    using T = decltype(zero);
+    GatherRowsKernel<T><<<rows, ThreadsFor(cols / 8), 0, stream>>>(static_cast<const T*>(table),
+                                                                   ids, cols, static_cast<T*>(out));
+  });
+}
+
+void LaunchRmsNorm(FloatType type, const void* x, const void* weight, float eps, int rows,
+                   int hidden, void* out, cudaStream_t stream) {
+  if (rows == 0) return;
+  DispatchFloat(type, [&](auto zero) {
+    using T = decltype(zero);
+    RmsNormKernel<T><<<rows, ThreadsFor(hidden / 8), 0, stream>>>(
+        static_cast<const T*>(x), static_cast<const T*>(weight), eps, hidden, static_cast<T*>(out));
+  });
+}
+
+void LaunchAddRmsNorm(FloatType type, void* x, void* residual, const void* weight, float eps,
+                      int rows, int hidden, cudaStream_t stream) {
+  if (rows == 0) return;
+  DispatchFloat(type, [&](auto zero) {
+    using T = decltype(zero);
+    AddRmsNormKernel<T><<<rows, ThreadsFor(hidden / 8), 0, stream>>>(
+        static_cast<T*>(x), static_cast<T*>(residual), static_cast<const T*>(weight), eps, hidden);
+  });
+}
+
+void LaunchRope(FloatType type, void* qkv, int tokens, int total_heads, int rotate_heads,
+                int head_dim, int rotary_dim, const int32_t* positions, const float* inv_freq,
+                cudaStream_t stream) {
+  if (tokens == 0) return;
+  const int half = rotary_dim / 2;
+  DispatchFloat(type, [&](auto zero) {
+    using T = decltype(zero);
+    RopeKernel<T><<<dim3(tokens, rotate_heads), ThreadsFor(half), 0, stream>>>(
+        static_cast<T*>(qkv), total_heads, head_dim, half, positions, inv_freq);
+  });
+}
+
+void LaunchWriteKv(FloatType type, const void* qkv, int tokens, int num_heads, int kv_heads,
+                   int head_dim, const int32_t* slots, void* k_cache, void* v_cache,
+                   cudaStream_t stream) {
+  if (tokens == 0) return;
+  const int row = kv_heads * head_dim;
+  DispatchFloat(type, [&](auto zero) {
+    using T = decltype(zero);
+    WriteKvKernel<T><<<tokens, ThreadsFor(row / 8), 0, stream>>>(
+        static_cast<const T*>(qkv), num_heads + 2 * kv_heads, num_heads, row, head_dim, slots,
+        static_cast<T*>(k_cache), static_cast<T*>(v_cache));
+  });
+}
+
+void LaunchSiluAndMul(FloatType type, const void* x, int rows, int inter, void* out,
+                      cudaStream_t stream) {
+  if (rows == 0) return;
+  const int vectors = inter / 8;
+  const dim3 grid(rows, (vectors + kRowThreads - 1) / kRowThreads);
+  DispatchFloat(type, [&](auto zero) {
+    using T = decltype(zero);
+    SiluAndMulKernel<T>
+        <<<grid, kRowThreads, 0, stream>>>(static_cast<const T*>(x), inter, static_cast<T*>(out));
+  });
+}
+
+void LaunchBroadcastRows(FloatType type, const void* bias, int rows, int cols, void* out,
+                         cudaStream_t stream) {
+  if (rows == 0) return;
+  DispatchFloat(type, [&](auto zero) {
+    using T = decltype(zero);
+    BroadcastRowsKernel<T>
+        <<<rows, kRowThreads, 0, stream>>>(static_cast<const T*>(bias), cols, static_cast<T*>(out));
+  });
+}
+
+}  // namespace loom::cuda

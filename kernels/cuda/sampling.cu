@@ -1,0 +1,297 @@
+// Token sampling on the device: one block of 1024 threads per logits row.
+//
+// Algorithm (every pass strides over the row, which stays in L2):
+//  1. The row's max (and its lowest index: the greedy pick) and sum of exp(x - max),
+//     which give the chosen token's log probability under the raw logits.
+//  2. Temperature > 0: the kept set is "key > threshold, or key == threshold and index
+//     <= cut", where key orders logits as unsigned integers. top_k finds the k-th
+//     largest key by radix selection (four 8-bit histogram passes). top_p then finds,
+//     among the top-k survivors, the key where the mass sorted from the top first
+//     reaches top_p, by the same selection over probability mass. Ties at a threshold
+//     are cut in index order, as the CPU sampler's sort (descending logit, then id)
+//     orders them; tokens with equal logits have equal probability, so the number of
+//     tied tokens needed follows from a division.
+//  3. The draw: target = uniform * kept mass, then a block scan walks the kept tokens
+//     in index order to the first whose cumulative mass exceeds the target.
+#include <cfloat>
+
+#include "kernels/cuda/float_traits.cuh"
+#include "kernels/cuda/launch.h"
+
+namespace loom::cuda {
+namespace {
+
+constexpr int kThreads = 1024;
+constexpr int kWarps = kThreads / 32;
+constexpr int kBins = 256;
+
+// Orders floats as unsigned integers: a < b iff Key(a) < Key(b).
+__device__ __forceinline__ uint32_t Key(float x) {
+  const uint32_t bits = __float_as_uint(x);
+  return (bits & 0x80000000u) ? ~bits : bits | 0x80000000u;
+}
+
+__device__ __forceinline__ float FromKey(uint32_t key) {
+  return __uint_as_float((key & 0x80000000u) ? key & 0x7fffffffu : ~key);
+}
+
+// The kept set: key > threshold, or key == threshold and index <= cut.
+struct Cut {
+  uint32_t threshold;
+  int cut;
+};
+
+__device__ __forceinline__ bool Kept(uint32_t key, int index, Cut c) {
+  return key > c.threshold || (key == c.threshold && index <= c.cut);
+}
+
+struct Shared {
+  float warp_f[kWarps];
+  int warp_i[kWarps];
+  float bin_mass[kBins];
+  int bin_count[kBins];
+  uint32_t prefix;
+  int need_count;
+  float need_mass;
+  int pick;
+  int cut;
+};
+
+// Inclusive block scan of v; `total` gets the block's sum. All threads call it.
+template <typename V>
+__device__ V BlockScan(V v, V* warp_sums, V* total) {
+  const int lane = threadIdx.x % 32;
+  const int warp = threadIdx.x / 32;
+#pragma unroll
+  for (int offset = 1; offset < 32; offset <<= 1) {
+    const V n = __shfl_up_sync(0xffffffffu, v, offset);
+    if (lane >= offset) v += n;
+  }
+  __syncthreads();
+  if (lane == 31) warp_sums[warp] = v;
+  __syncthreads();
+  if (warp == 0) {
+    V w = warp_sums[lane];
+#pragma unroll
+    for (int offset = 1; offset < 32; offset <<= 1) {
+      const V n = __shfl_up_sync(0xffffffffu, w, offset);
+      if (lane >= offset) w += n;
+    }
+    warp_sums[lane] = w;
+  }
+  __syncthreads();
+  const V before = warp > 0 ? warp_sums[warp - 1] : V(0);
+  *total = warp_sums[kWarps - 1];
+  return v + before;
+}
+
+// The index of the n-th (1-based) token, in index order, with key == threshold among
+// those already kept by `keep`.
+template <typename T>
+__device__ int NthTied(const T* row, int vocab, uint32_t threshold, Cut keep, int n, Shared& sh) {
+  int seen = 0;
+  if (threadIdx.x == 0) sh.cut = vocab - 1;
+  for (int base = 0; base < vocab; base += kThreads) {
+    const int i = base + threadIdx.x;
+    int flag = 0;
+    if (i < vocab) {
+      const uint32_t key = Key(ToFloat(row[i]));
+      flag = key == threshold && Kept(key, i, keep);
+    }
+    int chunk_total;
+    const int rank = BlockScan(flag, sh.warp_i, &chunk_total);  // inclusive
+    if (flag && seen + rank == n) sh.cut = i;
+    seen += chunk_total;
+    if (seen >= n) break;  // uniform across the block
+  }
+  __syncthreads();
+  return sh.cut;
+}
+
+// Radix selection of the threshold key where a count (kCountMass false) or the
+// probability mass (true) of the kept tokens, summed from the largest key down, first
+// reaches `target`. Leaves in sh.need_count / sh.need_mass how much of the threshold's
+// own bin is still needed.
+template <typename T, bool kMass>
+__device__ uint32_t SelectThreshold(const T* row, int vocab, Cut keep, float max_logit,
+                                    float inv_temperature, float target, Shared& sh) {
+  uint32_t prefix = 0;
+  uint32_t mask = 0;
+  float need = target;
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    for (int b = threadIdx.x; b < kBins; b += kThreads) {
+      sh.bin_mass[b] = 0.0f;
+      sh.bin_count[b] = 0;
+    }
+    __syncthreads();
+    for (int i = threadIdx.x; i < vocab; i += kThreads) {
+      const float x = ToFloat(row[i]);
+      const uint32_t key = Key(x);
+      if ((key & mask) != prefix || !Kept(key, i, keep)) continue;
+      const int bin = (key >> shift) & (kBins - 1);
+      if constexpr (kMass) {
+        atomicAdd(&sh.bin_mass[bin], exp2f((x - max_logit) * inv_temperature));
+      } else {
+        atomicAdd(&sh.bin_count[bin], 1);
+      }
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) {
+      float above = 0.0f;
+      int bin = kBins - 1;
+      for (; bin > 0; --bin) {
+        const float here = kMass ? sh.bin_mass[bin] : static_cast<float>(sh.bin_count[bin]);
+        if (above + here >= need) break;
+        above += here;
+      }
+      need -= above;
+      sh.prefix = prefix | (static_cast<uint32_t>(bin) << shift);
+      sh.need_mass = need;
+    }
+    __syncthreads();
+    prefix = sh.prefix;
+    need = sh.need_mass;
+    mask |= static_cast<uint32_t>(kBins - 1) << shift;
+    __syncthreads();
+  }
+  sh.need_mass = need;
+  return prefix;
+}
+
+template <typename T>
+__global__ void __launch_bounds__(kThreads) SampleRows(SampleParams p) {
+  __shared__ Shared sh;
+  const int r = blockIdx.x;
+  const T* row = static_cast<const T*>(p.logits) + static_cast<int64_t>(r) * p.vocab;
+  const int lane = threadIdx.x % 32;
+  const int warp = threadIdx.x / 32;
+
+  // 1. max with its lowest index, then sum exp(x - max).
+  float best = -INFINITY;
+  int best_index = p.vocab;
+  for (int i = threadIdx.x; i < p.vocab; i += kThreads) {
+    const float x = ToFloat(row[i]);
+    if (x > best) {
+      best = x;
+      best_index = i;
+    }
+  }
+#pragma unroll
+  for (int offset = 16; offset > 0; offset >>= 1) {
+    const float x = __shfl_xor_sync(0xffffffffu, best, offset);
+    const int i = __shfl_xor_sync(0xffffffffu, best_index, offset);
+    if (x > best || (x == best && i < best_index)) {
+      best = x;
+      best_index = i;
+    }
+  }
+  if (lane == 0) {
+    sh.warp_f[warp] = best;
+    sh.warp_i[warp] = best_index;
+  }
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    for (int w = 1; w < kWarps; ++w) {
+      if (sh.warp_f[w] > sh.warp_f[0] ||
+          (sh.warp_f[w] == sh.warp_f[0] && sh.warp_i[w] < sh.warp_i[0])) {
+        sh.warp_f[0] = sh.warp_f[w];
+        sh.warp_i[0] = sh.warp_i[w];
+      }
+    }
+  }
+  __syncthreads();
+  const float max_logit = sh.warp_f[0];
+  const int argmax = sh.warp_i[0];
+  __syncthreads();
+  float sum = 0.0f;
+  for (int i = threadIdx.x; i < p.vocab; i += kThreads) sum += expf(ToFloat(row[i]) - max_logit);
+  float total;
+  BlockScan(sum, sh.warp_f, &total);
+  const float log_sum = logf(total);
+
+  const float temperature = p.temperature[r];
+  int pick = argmax;
+  if (temperature > 0.0f) {
+    // Probabilities relative to the best token, in base 2: 2^((x - max) * log2e / T).
+    const float inv_temperature = 1.4426950408889634f / temperature;
+    Cut keep{0u, p.vocab};  // everything
+    const int top_k = p.top_k[r];
+    if (top_k > 0 && top_k < p.vocab) {
+      const uint32_t threshold = SelectThreshold<T, false>(
+          row, p.vocab, keep, max_logit, inv_temperature, static_cast<float>(top_k), sh);
+      const int need = static_cast<int>(sh.need_mass + 0.5f);
+      keep = Cut{threshold, NthTied(row, p.vocab, threshold, keep, need, sh)};
+    }
+    float kept_mass = 0.0f;
+    for (int i = threadIdx.x; i < p.vocab; i += kThreads) {
+      const float x = ToFloat(row[i]);
+      if (Kept(Key(x), i, keep)) kept_mass += exp2f((x - max_logit) * inv_temperature);
+    }
+    BlockScan(kept_mass, sh.warp_f, &kept_mass);
+    const float top_p = p.top_p[r];
+    if (top_p < 1.0f) {
+      const uint32_t threshold = SelectThreshold<T, true>(row, p.vocab, keep, max_logit,
+                                                          inv_temperature, top_p * kept_mass, sh);
+      // Tied tokens carry equal mass: take as many as the remaining mass needs.
+      const float tied_prob = exp2f((FromKey(threshold) - max_logit) * inv_temperature);
+      const int need = max(1, static_cast<int>(ceilf(sh.need_mass / tied_prob)));
+      keep = Cut{threshold, NthTied(row, p.vocab, threshold, keep, need, sh)};
+      kept_mass = 0.0f;
+      for (int i = threadIdx.x; i < p.vocab; i += kThreads) {
+        const float xi = ToFloat(row[i]);
+        if (Kept(Key(xi), i, keep)) kept_mass += exp2f((xi - max_logit) * inv_temperature);
+      }
+      BlockScan(kept_mass, sh.warp_f, &kept_mass);
+    }
+
+    // 3. The draw, in index order.
+    const float target = p.uniform[r] * kept_mass;
+    if (threadIdx.x == 0) sh.pick = -1;
+    int last_kept = -1;
+    float seen = 0.0f;
+    for (int base = 0; base < p.vocab; base += kThreads) {
+      const int i = base + threadIdx.x;
+      float prob = 0.0f;
+      if (i < p.vocab) {
+        const float xi = ToFloat(row[i]);
+        if (Kept(Key(xi), i, keep)) {
+          prob = exp2f((xi - max_logit) * inv_temperature);
+          last_kept = i;
+        }
+      }
+      float chunk;
+      const float inclusive = BlockScan(prob, sh.warp_f, &chunk);
+      if (prob > 0.0f && seen + inclusive > target && seen + inclusive - prob <= target) {
+        atomicMin(reinterpret_cast<unsigned*>(&sh.pick), static_cast<unsigned>(i));
+      }
+      seen += chunk;
+      __syncthreads();
+      if (sh.pick >= 0) break;  // uniform across the block
+    }
+    if (sh.pick < 0) {
+      // Rounding put the target past the scanned mass: the last kept token.
+      __syncthreads();
+      if (threadIdx.x == 0) sh.pick = 0;
+      __syncthreads();
+      atomicMax(&sh.pick, last_kept);
+      __syncthreads();
+    }
+    pick = sh.pick;
+  }
+  if (threadIdx.x == 0) {
+    p.out_ids[r] = pick;
+    p.out_logprobs[r] = ToFloat(row[pick]) - max_logit - log_sum;
+  }
+}
+
+}  // namespace
+
+void LaunchSample(const SampleParams& p, cudaStream_t stream) {
+  if (p.rows == 0) return;
+  DispatchFloat(p.type, [&](auto zero) {
+    using T = decltype(zero);
+    SampleRows<T><<<p.rows, kThreads, 0, stream>>>(p);
+  });
+}
+
+}  // namespace loom::cuda
