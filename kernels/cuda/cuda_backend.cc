@@ -32,6 +32,8 @@ namespace {
 constexpr size_t kCublasWorkspaceBytes = 32u << 20;
 // Split-attention partials: tokens * heads * splits * (head_dim + 2) floats.
 constexpr size_t kAttentionWorkspaceBytes = 64u << 20;
+// Sequences a mixed batch's prefill launch can list its tiles for.
+constexpr int kTileScratch = 1 << 16;
 // Splits shorter than this many keys cost more to combine than they save.
 constexpr int kMinKeysPerSplit = 64;
 
@@ -64,12 +66,14 @@ struct CudaBackend::State {
   cublasHandle_t cublas = nullptr;
   void* cublas_workspace = nullptr;
   float* attention_workspace = nullptr;
+  int32_t* tile_scratch = nullptr;  // kTileScratch ints: the prefill tiles of a mixed batch
   int num_sms = 0;
 
   ~State() {
     if (cublas != nullptr) cublas_api->destroy(cublas);
     if (cublas_workspace != nullptr) cudaFree(cublas_workspace);
     if (attention_workspace != nullptr) cudaFree(attention_workspace);
+    if (tile_scratch != nullptr) cudaFree(tile_scratch);
     if (stream != nullptr) cudaStreamDestroy(stream);
   }
 };
@@ -106,6 +110,8 @@ absl::StatusOr<std::unique_ptr<CudaBackend>> CudaBackend::Create(
   }
   if (cudaMalloc(&state->cublas_workspace, kCublasWorkspaceBytes) != cudaSuccess ||
       cudaMalloc(reinterpret_cast<void**>(&state->attention_workspace), kAttentionWorkspaceBytes) !=
+          cudaSuccess ||
+      cudaMalloc(reinterpret_cast<void**>(&state->tile_scratch), kTileScratch * sizeof(int32_t)) !=
           cudaSuccess) {
     cudaGetLastError();
     return absl::ResourceExhaustedError("cuda: no memory for the cuBLAS and attention workspaces");
@@ -354,6 +360,12 @@ void CudaBackend::PagedAttention(const Tensor& qkv, int num_heads, const KvCache
       std::min<int64_t>(splits, static_cast<int64_t>(kAttentionWorkspaceBytes) / bytes_per_split));
   if (batch.max_q_len > 16) splits = 1;  // prefill tiles already fill the GPU
   p.num_splits = std::max(1, splits);
+  // A graph never records the tile list's host copy: graphs hold decode steps only.
+  if (batch.max_q_len > 1 && batch.host_q_indptr != nullptr) {
+    p.host_q_indptr = batch.host_q_indptr;
+    p.tile_scratch = state_->tile_scratch;
+    p.tile_scratch_capacity = kTileScratch;
+  }
   p.partial_out = state_->attention_workspace;
   p.partial_max_sum = state_->attention_workspace +
                       static_cast<int64_t>(num_tokens) * num_heads * p.num_splits * head_dim;

@@ -88,6 +88,13 @@ struct PagedAttentionParams {
   // the prefill chunks of a mixed batch with tiles of their own size.
   int rows_above = 0;
   int rows_at_most = 1 << 30;
+  // Optional, for a mixed batch: the host copy of q_indptr and device scratch of
+  // tile_scratch_capacity ints, so that the prefill launch's grid lists only the tiles
+  // that exist instead of num_seqs x the longest sequence's tiles.
+  const int32_t* host_q_indptr = nullptr;
+  int32_t* tile_scratch = nullptr;
+  int tile_scratch_capacity = 0;
+  const int32_t* tile_indptr = nullptr;  // set by the launcher: [num_seqs + 1] on the device
   float scale = 1.0f;
   // With num_splits > 1: [tokens, num_heads, num_splits, head_dim] and
   // [tokens, num_heads, num_splits, 2] fp32.

@@ -19,6 +19,7 @@
 // then writes its unnormalized accumulator with its (m, l) to fp32 partials, and
 // CombineSplits merges them. S = 1 writes the normalized output directly.
 #include <cfloat>
+#include <vector>
 
 #include "kernels/cuda/float_traits.cuh"
 #include "kernels/cuda/launch.h"
@@ -41,14 +42,31 @@ __global__ void __launch_bounds__(kWarps * 32) PagedAttentionTiled(PagedAttentio
   __shared__ alignas(16) T v_s[kKeyTile][kHeadDim];
   __shared__ float p_s[kRows][kKeyTile];
 
-  const int seq = blockIdx.x;
+  // Either one block per (sequence, tile), or a list of the tiles that exist: tile_indptr
+  // holds each sequence's first tile, and a binary search finds a block's sequence.
+  int seq = blockIdx.x;
+  int tile_index = blockIdx.y;
+  if (p.tile_indptr != nullptr) {
+    int lo = 0;
+    int hi = p.num_seqs;  // tile_indptr[lo] <= blockIdx.x < tile_indptr[hi]
+    while (hi - lo > 1) {
+      const int mid = (lo + hi) / 2;
+      if (p.tile_indptr[mid] <= static_cast<int>(blockIdx.x)) {
+        lo = mid;
+      } else {
+        hi = mid;
+      }
+    }
+    seq = lo;
+    tile_index = blockIdx.x - p.tile_indptr[lo];
+  }
   const int kv_head = blockIdx.z / p.num_splits;
   const int split = blockIdx.z % p.num_splits;
   const int group = p.num_heads / p.kv_heads;
   const int q_begin = p.q_indptr[seq];
   const int q_len = p.q_indptr[seq + 1] - q_begin;
   const int seq_rows = q_len * group;
-  const int row0 = blockIdx.y * kRows;
+  const int row0 = tile_index * kRows;
   if (row0 >= seq_rows || seq_rows <= p.rows_above || seq_rows > p.rows_at_most) return;
 
   const int kv_begin = p.kv_indptr[seq];
@@ -227,10 +245,26 @@ __global__ void CombineSplits(PagedAttentionParams p) {
 }
 
 template <typename T, int kHeadDim, int kRowsPerWarp>
-void LaunchTiled(const PagedAttentionParams& p, cudaStream_t stream) {
+void LaunchTiled(const PagedAttentionParams& p_in, cudaStream_t stream) {
   constexpr int kRows = kWarps * kRowsPerWarp;
+  PagedAttentionParams p = p_in;
   const int group = p.num_heads / p.kv_heads;
-  const dim3 grid(p.num_seqs, (p.max_q_len * group + kRows - 1) / kRows, p.kv_heads * p.num_splits);
+  dim3 grid(p.num_seqs, (p.max_q_len * group + kRows - 1) / kRows, p.kv_heads * p.num_splits);
+  if (p.host_q_indptr != nullptr && p.num_seqs + 1 <= p.tile_scratch_capacity && grid.y > 1) {
+    // List the tiles of the sequences this launch serves. The copy is from pageable
+    // memory, so it is staged before cudaMemcpyAsync returns and `tiles` may go.
+    std::vector<int32_t> tiles(p.num_seqs + 1, 0);
+    for (int s = 0; s < p.num_seqs; ++s) {
+      const int rows = (p.host_q_indptr[s + 1] - p.host_q_indptr[s]) * group;
+      const bool served = rows > p.rows_above && rows <= p.rows_at_most;
+      tiles[s + 1] = tiles[s] + (served ? (rows + kRows - 1) / kRows : 0);
+    }
+    if (tiles.back() == 0) return;
+    cudaMemcpyAsync(p.tile_scratch, tiles.data(), tiles.size() * sizeof(int32_t),
+                    cudaMemcpyHostToDevice, stream);
+    p.tile_indptr = p.tile_scratch;
+    grid = dim3(tiles.back(), 1, p.kv_heads * p.num_splits);
+  }
   PagedAttentionTiled<T, kHeadDim, kRowsPerWarp><<<grid, kWarps * 32, 0, stream>>>(p);
 }
 

@@ -147,5 +147,41 @@ TEST_F(CudaModelTest, DeviceSamplingIsRepeatableForASeed) {
   EXPECT_GT(distinct.size(), 8u);  // sampled, not greedy
 }
 
+// Penalties and alternatives are the host sampler's: the step hands their rows' logits
+// to the host, next to rows the device samples.
+TEST_F(CudaModelTest, PenaltiesAndLogprobsSampleOnTheHostBesideDeviceRows) {
+  auto engine = Engine::Create(
+      Load({.block_size = 16, .session_len = 256, .max_batch_size = 4, .num_blocks = 64}),
+      EngineConfig{});
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  Request host;
+  host.prompt_ids = {2043, 866, 25};
+  host.sampling = {.temperature = 0.0f, .repetition_penalty = 1.5f, .logprobs = 3};
+  host.stop = {.max_tokens = 16, .ignore_eos = true};
+  Request device = host;
+  device.sampling = {.temperature = 0.0f};
+  auto host_channel = (*engine)->Submit(host);
+  auto device_channel = (*engine)->Submit(device);
+  ASSERT_TRUE(host_channel.ok() && device_channel.ok());
+  std::vector<int32_t> ids;
+  size_t logprob_steps = 0;
+  while (auto o = (*host_channel)->Next()) {
+    ASSERT_TRUE(o->status.ok()) << o->status;
+    ids.insert(ids.end(), o->token_ids.begin(), o->token_ids.end());
+    for (const SampledToken& t : o->logprobs) {
+      ++logprob_steps;
+      ASSERT_EQ(t.top_logprobs.size(), 3u);
+      EXPECT_LE(t.logprob, 0.0f);
+    }
+  }
+  absl::Status status;
+  const std::vector<int32_t> plain = Drain(**device_channel, &status);
+  EXPECT_TRUE(status.ok()) << status;
+  ASSERT_EQ(ids.size(), 16u);
+  EXPECT_EQ(logprob_steps, 16u);
+  // The penalty changes the greedy path once a token repeats.
+  EXPECT_NE(ids, plain);
+}
+
 }  // namespace
 }  // namespace loom
