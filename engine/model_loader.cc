@@ -45,6 +45,15 @@ absl::StatusOr<LoadedModel> LoadModel(const std::filesystem::path& dir, Backend*
         "block_size, max_batch_size and max_prefill_tokens must be positive; num_blocks >= 0");
   }
 
+  // Before the weights load: a shape the kernels do not take fails at once.
+  if (auto status =
+          backend->SupportsShape(model.config.hidden_size, model.config.head_dim,
+                                 model.config.num_key_value_heads, model.config.intermediate_size);
+      !status.ok()) {
+    return absl::Status(status.code(),
+                        absl::StrCat((dir / "config.json").string(), ": ", status.message()));
+  }
+
   auto tokenizer = Tokenizer::Load(dir);
   if (!tokenizer.ok()) return tokenizer.status();
   model.tokenizer = *std::move(tokenizer);

@@ -90,6 +90,11 @@ absl::StatusOr<std::unique_ptr<ModelRunner>> ModelRunner::Create(
         "), max_num_tokens (", options.max_num_tokens, ") and max_num_seqs (", options.max_num_seqs,
         ") must be positive, max_seq_len (", options.max_seq_len, ") not negative"));
   }
+  if (auto status = backend->SupportsShape(config.hidden_size, config.head_dim,
+                                           config.num_key_value_heads, config.intermediate_size);
+      !status.ok()) {
+    return status;
+  }
   std::unique_ptr<ModelRunner> runner(
       new ModelRunner(config, std::move(weights), backend, options));
   if (auto status = runner->AllocateBuffers(); !status.ok()) return status;

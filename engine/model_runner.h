@@ -58,7 +58,8 @@ int DecodeBucket(int num_seqs);
 class ModelRunner {
  public:
   // `backend` must outlive the runner. InvalidArgument for non-positive options;
-  // ResourceExhausted when the KV pool or workspace does not fit.
+  // Unimplemented for a model shape the backend's kernels do not take
+  // (Backend::SupportsShape); ResourceExhausted when the KV pool or workspace does not fit.
   static absl::StatusOr<std::unique_ptr<ModelRunner>> Create(const ModelConfig& config,
                                                              ModelWeights weights, Backend* backend,
                                                              const ModelRunnerOptions& options);

@@ -23,6 +23,7 @@
 #include <optional>
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "kernels/tensor.h"
 
@@ -158,6 +159,14 @@ class Backend {
                             Tensor logprobs) = 0;
 
   // --- optional capabilities ----------------------------------------------------------
+  // Unimplemented, naming the dimension, when the kernels cannot run a model of this
+  // shape (the CUDA kernels need head_dim 32, 64, 128 or 256 and rows of whole 16-byte
+  // vectors). Checked once, when a model runner is created.
+  virtual absl::Status SupportsShape(int hidden, int head_dim, int num_kv_heads,
+                                     int intermediate) const {
+    (void)hidden, (void)head_dim, (void)num_kv_heads, (void)intermediate;
+    return absl::OkStatus();
+  }
   // The device's memory, for sizing the KV pool; nullopt where memory is the host's.
   virtual std::optional<DeviceMemory> MemoryInfo() const { return std::nullopt; }
   // Whether the engine should sample with SampleTokens rather than copy logits to the

@@ -175,6 +175,23 @@ void CudaBackend::Synchronize() {
   LOOM_CUDA_CHECK(cudaStreamSynchronize(state_->stream));
 }
 
+absl::Status CudaBackend::SupportsShape(int hidden, int head_dim, int num_kv_heads,
+                                        int intermediate) const {
+  if (!cuda::PagedAttentionSupports(head_dim)) {
+    return absl::UnimplementedError(absl::StrCat(
+        "the cuda backend's attention takes head_dim 32, 64, 128 or 256, not ", head_dim));
+  }
+  for (auto [name, value] : {std::pair<const char*, int>{"hidden_size", hidden},
+                             {"intermediate_size", intermediate},
+                             {"num_key_value_heads * head_dim", num_kv_heads * head_dim}}) {
+    if (value % 8 != 0) {
+      return absl::UnimplementedError(
+          absl::StrCat("the cuda backend needs ", name, " to be a multiple of 8, not ", value));
+    }
+  }
+  return absl::OkStatus();
+}
+
 std::optional<DeviceMemory> CudaBackend::MemoryInfo() const {
   UseDevice();
   DeviceMemory memory;

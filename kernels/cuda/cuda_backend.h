@@ -54,6 +54,8 @@ class CudaBackend final : public Backend {
   void SampleTokens(const Tensor& logits, const SamplingBatch& params, Tensor ids,
                     Tensor logprobs) override;
 
+  absl::Status SupportsShape(int hidden, int head_dim, int num_kv_heads,
+                             int intermediate) const override;
   std::optional<DeviceMemory> MemoryInfo() const override;
   bool SamplesOnDevice() const override { return true; }
   absl::StatusOr<std::unique_ptr<BackendGraph>> Capture(

@@ -425,6 +425,16 @@ TEST_P(CudaBackendTest, CapturedGraphReplaysOnNewInputs) {
   EXPECT_LE(RelativeError(out), 2 * Epsilon());
 }
 
+TEST_P(CudaBackendTest, RefusesShapesItsKernelsDoNotTake) {
+  EXPECT_TRUE(gpu_->SupportsShape(4096, 128, 8, 14336).ok());
+  const absl::Status head = gpu_->SupportsShape(2560, 80, 32, 10240);
+  EXPECT_EQ(head.code(), absl::StatusCode::kUnimplemented);
+  EXPECT_NE(head.message().find("head_dim"), std::string::npos) << head;
+  const absl::Status inter = gpu_->SupportsShape(4096, 128, 8, 11001);
+  EXPECT_EQ(inter.code(), absl::StatusCode::kUnimplemented);
+  EXPECT_NE(inter.message().find("intermediate_size"), std::string::npos) << inter;
+}
+
 INSTANTIATE_TEST_SUITE_P(Dtypes, CudaBackendTest, ::testing::Values(DType::kBF16, DType::kF16),
                          [](const ::testing::TestParamInfo<DType>& param) {
                            return std::string(param.param == DType::kBF16 ? "bf16" : "fp16");
