@@ -3,6 +3,9 @@
 //
 // Work split: a block takes one sequence (grid x), one tile of its query rows (grid y)
 // and one KV head with one share ("split") of its keys (grid z = kv_heads * splits).
+// When the host knows q_indptr, a launch with several tiles per sequence instead lists
+// only the tiles that exist (grid x over all of them, tile_indptr per sequence), so that
+// one long prefill chunk beside hundreds of decodes launches no idle blocks.
 // A query row is a (token, query head) pair; a sequence's rows are numbered token-major
 // over the `group` query heads that read one KV head, so a decode step's tile is just
 // the group of one token, and a prefill tile is several tokens' groups. Every row of a
