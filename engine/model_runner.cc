@@ -214,7 +214,9 @@ void ModelRunner::Upload(const ForwardBatch& batch, int bucket) {
   const int num_kv_indices = static_cast<int>(batch.kv_indices.size()) + (padded_seqs - num_seqs);
   int32_t* host = host_step_arrays_.data();
   auto put = [&](int64_t offset, const std::vector<int32_t>& values) {
-    std::memcpy(host + offset, values.data(), values.size() * sizeof(int32_t));
+    if (!values.empty()) {  // an empty vector's data() may be null, which memcpy forbids
+      std::memcpy(host + offset, values.data(), values.size() * sizeof(int32_t));
+    }
   };
   put(layout.ids(), batch.token_ids);
   put(layout.positions(), batch.positions);

@@ -229,9 +229,6 @@ TEST(ModelYamlTest, ThisBuildRefusesWhatItCannotRunNamingTheKey) {
     std::string message;
   };
   for (const Case& c : std::vector<Case>{
-           {"path: x\nbackend: cuda\ndtype: float32\n",
-            ":3:8: dtype: float32 is not supported yet by this build (the cuda backend computes in "
-            "bfloat16 or float16: use auto, bfloat16 or float16)"},
            {"path: x\ndtype: bfloat16\n",
             ":2:8: dtype: bfloat16 is not supported yet by this build (the cpu backend computes "
             "in float32: use auto or float32)"},
@@ -252,11 +249,23 @@ TEST(ModelYamlTest, ThisBuildRefusesWhatItCannotRunNamingTheKey) {
     EXPECT_EQ(launch.status(), status) << c.yaml;
   }
   EXPECT_TRUE(CheckSupportedByThisBuild(ParseOk("path: x\ndtype: float32\n")).ok());
-  // backend: cuda runs exactly where the binary has the CUDA backend.
+  // backend: cuda runs exactly where the binary has the CUDA backend, in half precision.
   absl::Status cuda = CheckSupportedByThisBuild(ParseOk("path: x\nbackend: cuda\n"));
+  absl::Status cuda_f32 =
+      CheckSupportedByThisBuild(ParseOk("path: x\nbackend: cuda\ndtype: float32\n"));
   EXPECT_EQ(cuda.ok(), CudaBackendBuilt()) << cuda;
-  if (!cuda.ok()) {
-    EXPECT_THAT(cuda.message(), HasSubstr("built without CUDA"));
+  EXPECT_EQ(cuda_f32.code(), absl::StatusCode::kUnimplemented);
+  if (CudaBackendBuilt()) {
+    EXPECT_THAT(cuda_f32.message(),
+                HasSubstr(std::string(kFile) +
+                          ":3:8: dtype: float32 is not supported yet by this build (the cuda "
+                          "backend computes in bfloat16 or float16: use auto, bfloat16 or "
+                          "float16)"));
+  } else {
+    EXPECT_THAT(cuda.message(),
+                HasSubstr(std::string(kFile) + ":2:10: backend: cuda is not supported yet by this "
+                                               "build (this loom was built without CUDA"));
+    EXPECT_THAT(cuda_f32.message(), HasSubstr("built without CUDA"));
   }
   EXPECT_TRUE(CheckSupportedByThisBuild(
                   ParseOk("path: x\nsampling:\n  stop: [END]\n  stop_token_ids: [5]\n"))
