@@ -261,7 +261,8 @@ void AddBenchCommand(CLI::App& app, int& exit_code) {
   engine_flag("--block-size", f.engine.block_size, "Tokens per KV block")
       ->check(CLI::PositiveNumber);
   engine_flag("--num-blocks", f.engine.num_blocks,
-              "KV blocks (0: max_batch_size sessions of session_len)")
+              "KV blocks (0: on cuda, --cache-max-entry-count of the free GPU memory; on cpu, "
+              "max_batch_size sessions of session_len)")
       ->check(CLI::NonNegativeNumber);
   engine_flag("--cache-max-entry-count", f.engine.kv_cache_free_fraction,
               "cuda, with --num-blocks 0: the share of GPU memory free after the weights for "

@@ -242,7 +242,8 @@ void AddServeCommand(CLI::App& app, int& exit_code) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   CLI::Option* num_blocks = f.Add(cmd, "--num-blocks", &ServeOverrides::num_blocks, 0,
-                                  "KV blocks (0: max_batch_size sessions of session_len)")
+                                  "KV blocks (0: on cuda, --cache-max-entry-count of the free GPU "
+                                  "memory; on cpu, max_batch_size sessions of session_len)")
                                 ->check(CLI::NonNegativeNumber);
   f.Add(cmd, "--cache-max-entry-count", &ServeOverrides::cache_max_entry_count, 0.0,
         "KV pool: a block count (>= 1), or a fraction (0, 1): on cuda of the GPU memory free "
