@@ -52,6 +52,40 @@ int MaxKvIndices(const ModelRunnerOptions& options) {
   return SeqCapacity(options) * std::min(blocks_per_seq, options.num_blocks + 1);
 }
 
+// Bytes of each activation and index buffer AllocateBuffers makes: the one list both it
+// and WorkspaceBytes read.
+struct BufferSizes {
+  int64_t hidden, residual, qkv, attn_out, gate_up, mlp_act, last_rows, logits, step_arrays,
+      rope_inv_freq;
+  int64_t total() const {
+    return hidden + residual + qkv + attn_out + gate_up + mlp_act + last_rows + logits +
+           step_arrays + rope_inv_freq;
+  }
+};
+
+BufferSizes BufferSizesFor(const ModelConfig& config, const ModelRunnerOptions& options,
+                           DType dtype) {
+  const int64_t element = static_cast<int64_t>(DTypeSize(dtype));
+  const int64_t tokens = TokenCapacity(options);
+  const int64_t seqs = SeqCapacity(options);
+  const int64_t hidden = config.hidden_size;
+  const int64_t head_dim = config.head_dim;
+  const int64_t qkv_heads = config.num_attention_heads + 2 * config.num_key_value_heads;
+  const int64_t inter = config.intermediate_size;
+  return BufferSizes{
+      .hidden = tokens * hidden * element,
+      .residual = tokens * hidden * element,
+      .qkv = tokens * qkv_heads * head_dim * element,
+      .attn_out = tokens * config.num_attention_heads * head_dim * element,
+      .gate_up = tokens * 2 * inter * element,
+      .mlp_act = tokens * inter * element,
+      .last_rows = seqs * hidden * element,
+      .logits = seqs * config.vocab_size * element,
+      .step_arrays = (LayoutFor(options).kv_indices() + MaxKvIndices(options)) * 4,
+      .rope_inv_freq = head_dim / 2 * static_cast<int64_t>(sizeof(float)),
+  };
+}
+
 }  // namespace
 
 int DecodeBucket(int num_seqs) {
@@ -67,17 +101,8 @@ int64_t ModelRunner::BytesPerBlock(const ModelConfig& config, int block_size, DT
 
 int64_t ModelRunner::WorkspaceBytes(const ModelConfig& config, const ModelRunnerOptions& options,
                                     DType dtype) {
-  const int64_t element = static_cast<int64_t>(DTypeSize(dtype));
-  const int64_t tokens = TokenCapacity(options);
-  const int64_t seqs = SeqCapacity(options);
-  const int64_t qkv_heads = config.num_attention_heads + 2 * config.num_key_value_heads;
-  const int64_t per_token = 2 * config.hidden_size + qkv_heads * config.head_dim +
-                            config.num_attention_heads * config.head_dim +
-                            3 * static_cast<int64_t>(config.intermediate_size);
-  const int64_t per_seq = config.hidden_size + static_cast<int64_t>(config.vocab_size);
-  const StepLayout layout = LayoutFor(options);
-  return element * (tokens * per_token + seqs * per_seq) +
-         4 * (layout.kv_indices() + MaxKvIndices(options)) + config.head_dim * 2 + 16 * 256;
+  constexpr int64_t kAlignmentSlack = 16 * 256;  // allocations round up
+  return BufferSizesFor(config, options, dtype).total() + kAlignmentSlack;
 }
 
 absl::StatusOr<std::unique_ptr<ModelRunner>> ModelRunner::Create(
@@ -108,13 +133,8 @@ ModelRunner::ModelRunner(const ModelConfig& config, ModelWeights weights, Backen
 absl::Status ModelRunner::AllocateBuffers() {
   const DType dtype = backend_->activation_dtype();
   const size_t element = DTypeSize(dtype);
-  const int64_t tokens = TokenCapacity(options_);
-  const int64_t seqs = SeqCapacity(options_);
-  const int64_t hidden = config_.hidden_size;
   const int64_t head_dim = config_.head_dim;
   const int64_t kv_heads = config_.num_key_value_heads;
-  const int64_t qkv_heads = config_.num_attention_heads + 2 * kv_heads;
-  const int64_t inter = config_.intermediate_size;
   max_kv_indices_ = MaxKvIndices(options_);
   max_seq_len_ = MaxSeqLen(options_);
 
@@ -142,18 +162,18 @@ absl::Status ModelRunner::AllocateBuffers() {
     });
   }
 
-  const StepLayout layout = LayoutFor(options_);
+  const BufferSizes sizes = BufferSizesFor(config_, options_, dtype);
   for (auto [buffer, bytes] : std::initializer_list<std::pair<DeviceBuffer*, int64_t>>{
-           {&hidden_, tokens * hidden * element},
-           {&residual_, tokens * hidden * element},
-           {&qkv_, tokens * qkv_heads * head_dim * element},
-           {&attn_out_, tokens * config_.num_attention_heads * head_dim * element},
-           {&gate_up_, tokens * 2 * inter * element},
-           {&mlp_act_, tokens * inter * element},
-           {&last_rows_, seqs * hidden * element},
-           {&logits_, seqs * config_.vocab_size * element},
-           {&step_arrays_, (layout.kv_indices() + max_kv_indices_) * 4},
-           {&rope_inv_freq_, head_dim / 2 * static_cast<int64_t>(sizeof(float))},
+           {&hidden_, sizes.hidden},
+           {&residual_, sizes.residual},
+           {&qkv_, sizes.qkv},
+           {&attn_out_, sizes.attn_out},
+           {&gate_up_, sizes.gate_up},
+           {&mlp_act_, sizes.mlp_act},
+           {&last_rows_, sizes.last_rows},
+           {&logits_, sizes.logits},
+           {&step_arrays_, sizes.step_arrays},
+           {&rope_inv_freq_, sizes.rope_inv_freq},
        }) {
     if (auto s = allocate(*buffer, bytes); !s.ok()) return s;
   }
@@ -162,7 +182,7 @@ absl::Status ModelRunner::AllocateBuffers() {
   backend_->CopyToDevice(rope_inv_freq_.data(), inv_freq.data(), inv_freq.size() * sizeof(float));
   rope_ = RopeParams{.inv_freq = rope_inv_freq_.View(DType::kF32, {head_dim / 2}),
                      .rotary_dim = static_cast<int>(head_dim)};
-  host_step_arrays_.resize(static_cast<size_t>(layout.kv_indices() + max_kv_indices_));
+  host_step_arrays_.resize(static_cast<size_t>(sizes.step_arrays / 4));
   return absl::OkStatus();
 }
 
@@ -340,25 +360,35 @@ absl::Status ModelRunner::Run(int num_tokens, int num_rows, int bucket) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::span<const float>> ModelRunner::Forward(const ForwardBatch& batch) {
-  if (auto status = Validate(batch); !status.ok()) return status;
+absl::Status ModelRunner::RunValidated(const ForwardBatch& batch) {
   const int bucket = GraphBucket(batch);
   Upload(batch, bucket);
-  const int64_t num_rows = static_cast<int64_t>(batch.logit_rows.size());
-  if (auto status = Run(batch.num_tokens(), static_cast<int>(num_rows), bucket); !status.ok()) {
-    return status;
-  }
+  return Run(batch.num_tokens(), static_cast<int>(batch.logit_rows.size()), bucket);
+}
+
+void ModelRunner::AppendLogits(int64_t first_row, int64_t num_rows) {
   const DType dtype = backend_->activation_dtype();
-  host_logits_.resize(static_cast<size_t>(num_rows * config_.vocab_size));
-  if (num_rows == 0) return std::span<const float>(host_logits_);
-  const size_t bytes = host_logits_.size() * DTypeSize(dtype);
+  const size_t count = static_cast<size_t>(num_rows * config_.vocab_size);
+  const size_t bytes = count * DTypeSize(dtype);
+  const char* src = static_cast<const char*>(logits_.data()) +
+                    static_cast<size_t>(first_row * config_.vocab_size) * DTypeSize(dtype);
+  host_logits_.resize(host_logits_.size() + count);
+  float* dst = host_logits_.data() + host_logits_.size() - count;
   if (dtype == DType::kF32) {
-    backend_->CopyToHost(host_logits_.data(), logits_.data(), bytes);
+    backend_->CopyToHost(dst, src, bytes);
   } else {
     raw_logits_.resize(bytes);
-    backend_->CopyToHost(raw_logits_.data(), logits_.data(), bytes);
-    WidenToFloat(dtype, raw_logits_.data(), host_logits_.size(), host_logits_.data());
+    backend_->CopyToHost(raw_logits_.data(), src, bytes);
+    WidenToFloat(dtype, raw_logits_.data(), count, dst);
   }
+}
+
+absl::StatusOr<std::span<const float>> ModelRunner::Forward(const ForwardBatch& batch) {
+  if (auto status = Validate(batch); !status.ok()) return status;
+  if (auto status = RunValidated(batch); !status.ok()) return status;
+  host_logits_.clear();
+  const int64_t num_rows = static_cast<int64_t>(batch.logit_rows.size());
+  if (num_rows > 0) AppendLogits(0, num_rows);
   return std::span<const float>(host_logits_);
 }
 
@@ -370,7 +400,6 @@ absl::StatusOr<SampledRows> ModelRunner::ForwardSample(const ForwardBatch& batch
                                                    batch.logit_rows.size(), " logit rows"));
   }
   if (auto status = Validate(batch); !status.ok()) return status;
-  const int bucket = GraphBucket(batch);
   // The sampling parameters travel in the same transfer as the batch.
   const StepLayout layout = LayoutFor(options_);
   const int64_t n = static_cast<int64_t>(rows.size());
@@ -380,10 +409,7 @@ absl::StatusOr<SampledRows> ModelRunner::ForwardSample(const ForwardBatch& batch
     std::memcpy(&host_step_arrays_[layout.top_p() + r], &rows[r].top_p, 4);
     std::memcpy(&host_step_arrays_[layout.uniform() + r], &rows[r].uniform, 4);
   }
-  Upload(batch, bucket);
-  if (auto status = Run(batch.num_tokens(), static_cast<int>(n), bucket); !status.ok()) {
-    return status;
-  }
+  if (auto status = RunValidated(batch); !status.ok()) return status;
   const DType dtype = backend_->activation_dtype();
   auto* base = static_cast<int32_t*>(step_arrays_.data());
   const SamplingBatch params{
@@ -404,16 +430,8 @@ absl::StatusOr<SampledRows> ModelRunner::ForwardSample(const ForwardBatch& batch
 
   // Rows sampled on the host need their logits.
   host_logits_.clear();
-  const size_t vocab = static_cast<size_t>(config_.vocab_size);
-  const size_t row_bytes = vocab * DTypeSize(dtype);
   for (int64_t r = 0; r < n; ++r) {
-    if (!rows[r].needs_logits) continue;
-    raw_logits_.resize(row_bytes);
-    backend_->CopyToHost(raw_logits_.data(), static_cast<char*>(logits_.data()) + r * row_bytes,
-                         row_bytes);
-    host_logits_.resize(host_logits_.size() + vocab);
-    WidenToFloat(dtype, raw_logits_.data(), vocab,
-                 host_logits_.data() + host_logits_.size() - vocab);
+    if (rows[r].needs_logits) AppendLogits(r, 1);
   }
   return SampledRows{.ids = std::span<const int32_t>(host_ids_.data(), static_cast<size_t>(n)),
                      .logprobs = host_logprobs_,

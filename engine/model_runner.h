@@ -103,6 +103,10 @@ class ModelRunner {
   void RunLayers(int num_tokens, int num_rows);
   // Runs the uploaded batch, through its bucket's graph when `bucket` > 0.
   absl::Status Run(int num_tokens, int num_rows, int bucket);
+  // Uploads and runs a batch Validate accepted; logits_ then holds its logit rows.
+  absl::Status RunValidated(const ForwardBatch& batch);
+  // Appends logits_ rows [first_row, first_row + num_rows) to host_logits_ as fp32.
+  void AppendLogits(int64_t first_row, int64_t num_rows);
 
   ModelConfig config_;
   ModelWeights weights_;

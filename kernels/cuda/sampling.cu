@@ -158,6 +158,20 @@ __device__ uint32_t SelectThreshold(const T* row, int vocab, Cut keep, float max
   return prefix;
 }
 
+// The kept tokens' total of 2^((x - max) * inv_temperature); every thread gets it.
+template <typename T>
+__device__ float KeptMass(const T* row, int vocab, Cut keep, float max_logit, float inv_temperature,
+                          Shared& sh) {
+  float mass = 0.0f;
+  for (int i = threadIdx.x; i < vocab; i += kThreads) {
+    const float x = ToFloat(row[i]);
+    if (Kept(Key(x), i, keep)) mass += exp2f((x - max_logit) * inv_temperature);
+  }
+  float total;
+  BlockScan(mass, sh.warp_f, &total);
+  return total;
+}
+
 template <typename T>
 __global__ void __launch_bounds__(kThreads) SampleRows(SampleParams p) {
   __shared__ Shared sh;
@@ -222,12 +236,7 @@ __global__ void __launch_bounds__(kThreads) SampleRows(SampleParams p) {
       const int need = static_cast<int>(sh.need_mass + 0.5f);
       keep = Cut{threshold, NthTied(row, p.vocab, threshold, keep, need, sh)};
     }
-    float kept_mass = 0.0f;
-    for (int i = threadIdx.x; i < p.vocab; i += kThreads) {
-      const float x = ToFloat(row[i]);
-      if (Kept(Key(x), i, keep)) kept_mass += exp2f((x - max_logit) * inv_temperature);
-    }
-    BlockScan(kept_mass, sh.warp_f, &kept_mass);
+    float kept_mass = KeptMass(row, p.vocab, keep, max_logit, inv_temperature, sh);
     const float top_p = p.top_p[r];
     if (top_p < 1.0f) {
       const uint32_t threshold = SelectThreshold<T, true>(row, p.vocab, keep, max_logit,
@@ -236,12 +245,7 @@ __global__ void __launch_bounds__(kThreads) SampleRows(SampleParams p) {
       const float tied_prob = exp2f((FromKey(threshold) - max_logit) * inv_temperature);
       const int need = max(1, static_cast<int>(ceilf(sh.need_mass / tied_prob)));
       keep = Cut{threshold, NthTied(row, p.vocab, threshold, keep, need, sh)};
-      kept_mass = 0.0f;
-      for (int i = threadIdx.x; i < p.vocab; i += kThreads) {
-        const float xi = ToFloat(row[i]);
-        if (Kept(Key(xi), i, keep)) kept_mass += exp2f((xi - max_logit) * inv_temperature);
-      }
-      BlockScan(kept_mass, sh.warp_f, &kept_mass);
+      kept_mass = KeptMass(row, p.vocab, keep, max_logit, inv_temperature, sh);
     }
 
     // 3. The draw, in index order.
