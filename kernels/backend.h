@@ -140,6 +140,14 @@ class Backend {
   virtual void WriteKvCache(const Tensor& qkv, int num_heads, const Tensor& slots,
                             const KvCacheView& cache) = 0;
 
+  // Rope, then WriteKvCache: one pass on backends that fuse them.
+  virtual void RopeAndWriteKvCache(Tensor qkv, int num_heads, const Tensor& positions,
+                                   const RopeParams& rope, const Tensor& slots,
+                                   const KvCacheView& cache) {
+    Rope(qkv, num_heads, positions, rope);
+    WriteKvCache(qkv, num_heads, slots, cache);
+  }
+
   // Causal attention of each sequence's new queries (the query heads of qkv) over its
   // paged keys and values (see AttentionBatch), with grouped-query sharing: query head h
   // reads kv head h / (num_heads / kv_heads).  out: [T, num_heads, head_dim]

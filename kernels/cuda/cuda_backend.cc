@@ -3,7 +3,10 @@
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <string_view>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -67,6 +70,7 @@ struct CudaBackend::State {
   void* cublas_workspace = nullptr;
   float* attention_workspace = nullptr;
   int32_t* tile_scratch = nullptr;  // kTileScratch ints: the prefill tiles of a mixed batch
+  std::vector<int32_t> tile_scratch_contents;  // what tile_scratch holds
   int num_sms = 0;
 
   ~State() {
@@ -97,6 +101,13 @@ absl::StatusOr<std::unique_ptr<CudaBackend>> CudaBackend::Create(
     return absl::FailedPreconditionError(
         absl::StrCat("cudaSetDevice(", options.device, "): ", cudaGetErrorString(err)));
   }
+  // Programmatic dependent launch needs sm_90 (kernels/cuda/pdl.cuh); LOOM_CUDA_PDL=0
+  // serializes every kernel launch, for bisecting.
+  int major = 0;
+  LOOM_CUDA_CHECK(
+      cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, options.device));
+  const char* pdl = std::getenv("LOOM_CUDA_PDL");
+  cuda::SetProgrammaticLaunch(major >= 9 && (pdl == nullptr || std::string_view(pdl) != "0"));
   auto cublas_api = cuda::LoadCublas();
   if (!cublas_api.ok()) return cublas_api.status();
   auto state = std::make_unique<State>();
@@ -332,6 +343,27 @@ void CudaBackend::WriteKvCache(const Tensor& qkv, int num_heads, const Tensor& s
   CheckLaunch();
 }
 
+void CudaBackend::RopeAndWriteKvCache(Tensor qkv, int num_heads, const Tensor& positions,
+                                      const RopeParams& rope, const Tensor& slots,
+                                      const KvCacheView& cache) {
+  UseDevice();
+  const int64_t head_dim = qkv.dim(2);
+  const int kv_heads = cache.num_kv_heads();
+  LOOM_CHECK(qkv.dtype == options_.dtype && cache.k.dtype == options_.dtype &&
+             positions.dtype == DType::kI32 && slots.dtype == DType::kI32 &&
+             rope.inv_freq.dtype == DType::kF32 && positions.dim(0) == qkv.dim(0) &&
+             slots.dim(0) == qkv.dim(0) && num_heads + 2 * kv_heads == qkv.dim(1) &&
+             head_dim == cache.head_dim() && rope.rotary_dim <= head_dim &&
+             rope.inv_freq.numel() == rope.rotary_dim / 2)
+      << "qkv " << qkv.ShapeString() << " with " << num_heads << " query heads into cache "
+      << cache.k.ShapeString();
+  cuda::LaunchRopeWriteKv(FloatTypeOf(options_.dtype), qkv.data, static_cast<int>(qkv.dim(0)),
+                          num_heads, kv_heads, static_cast<int>(head_dim), rope.rotary_dim,
+                          positions.as<int32_t>(), rope.inv_freq.as<float>(), slots.as<int32_t>(),
+                          cache.k.data, cache.v.data, state_->stream);
+  CheckLaunch();
+}
+
 void CudaBackend::PagedAttention(const Tensor& qkv, int num_heads, const KvCacheView& cache,
                                  const AttentionBatch& batch, float scale, Tensor out) {
   UseDevice();
@@ -382,6 +414,7 @@ void CudaBackend::PagedAttention(const Tensor& qkv, int num_heads, const KvCache
     p.host_q_indptr = batch.host_q_indptr;
     p.tile_scratch = state_->tile_scratch;
     p.tile_scratch_capacity = kTileScratch;
+    p.tile_scratch_contents = &state_->tile_scratch_contents;
   }
   p.partial_out = state_->attention_workspace;
   p.partial_max_sum = state_->attention_workspace +

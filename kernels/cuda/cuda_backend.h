@@ -48,6 +48,9 @@ class CudaBackend final : public Backend {
   void Rope(Tensor qkv, int num_heads, const Tensor& positions, const RopeParams& rope) override;
   void WriteKvCache(const Tensor& qkv, int num_heads, const Tensor& slots,
                     const KvCacheView& cache) override;
+  void RopeAndWriteKvCache(Tensor qkv, int num_heads, const Tensor& positions,
+                           const RopeParams& rope, const Tensor& slots,
+                           const KvCacheView& cache) override;
   void PagedAttention(const Tensor& qkv, int num_heads, const KvCacheView& cache,
                       const AttentionBatch& batch, float scale, Tensor out) override;
   void SiluAndMul(const Tensor& x, Tensor out) override;

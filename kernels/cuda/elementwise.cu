@@ -1,13 +1,17 @@
 // The per-token kernels of a layer: row gather, RMSNorm (plain and fused with the
-// residual add), RoPE, the KV-cache write, SiLU-and-mul and the bias broadcast.
+// residual add), RoPE, the KV-cache write (alone or fused with RoPE), SiLU-and-mul and
+// the bias broadcast.
 //
 // Parallelization: one block per token row; threads stride over the row in 8-element
-// (16-byte) vectors. Arithmetic is fp32; intermediate results are rounded to the storage
-// type where PyTorch rounds them, so that greedy decoding matches transformers.
+// (16-byte) vectors. Every kernel is launched with LaunchPdl and so begins with the wait
+// for the kernels before it (kernels/cuda/pdl.cuh). Arithmetic is fp32; intermediate
+// results are rounded to the storage type where PyTorch rounds them, so that greedy
+// decoding matches transformers.
 #include <algorithm>
 
 #include "kernels/cuda/float_traits.cuh"
 #include "kernels/cuda/launch.h"
+#include "kernels/cuda/pdl.cuh"
 
 namespace loom::cuda {
 namespace {
@@ -16,6 +20,8 @@ constexpr int kRowThreads = 256;
 
 template <typename T>
 __global__ void GatherRowsKernel(const T* table, const int32_t* ids, int cols, T* out) {
+  WaitForPriorGrids();
+  AllowDependentLaunch();
   const int64_t row = blockIdx.x;
   const T* src = table + static_cast<int64_t>(ids[row]) * cols;
   T* dst = out + row * cols;
@@ -40,6 +46,8 @@ __device__ void NormalizeRow(const T* x, const T* weight, float inv_rms, int hid
 
 template <typename T>
 __global__ void RmsNormKernel(const T* x, const T* weight, float eps, int hidden, T* out) {
+  WaitForPriorGrids();
+  AllowDependentLaunch();
   __shared__ float scratch[32];
   const int64_t row = blockIdx.x;
   const T* xr = x + row * hidden;
@@ -55,6 +63,8 @@ __global__ void RmsNormKernel(const T* x, const T* weight, float eps, int hidden
 
 template <typename T>
 __global__ void AddRmsNormKernel(T* x, T* residual, const T* weight, float eps, int hidden) {
+  WaitForPriorGrids();
+  AllowDependentLaunch();
   __shared__ float scratch[32];
   const int64_t row = blockIdx.x;
   T* xr = x + row * hidden;
@@ -83,16 +93,18 @@ __global__ void AddRmsNormKernel(T* x, T* residual, const T* weight, float eps, 
 template <typename T>
 __global__ void RopeKernel(T* qkv, int total_heads, int head_dim, int half,
                            const int32_t* positions, const float* inv_freq) {
+  WaitForPriorGrids();
+  AllowDependentLaunch();
   const int64_t t = blockIdx.x;
   const int h = blockIdx.y;
   const float pos = static_cast<float>(positions[t]);
+  T* head = qkv + (t * total_heads + h) * head_dim;
   for (int i = threadIdx.x; i < half; i += blockDim.x) {
     float s;
     float c;
     sincosf(pos * inv_freq[i], &s, &c);
     c = Round<T>(c);
     s = Round<T>(s);
-    T* head = qkv + (t * total_heads + h) * head_dim;
     const float a = ToFloat(head[i]);
     const float b = ToFloat(head[i + half]);
     head[i] = FromFloat<T>(Round<T>(a * c) + Round<T>(-b * s));
@@ -100,9 +112,78 @@ __global__ void RopeKernel(T* qkv, int total_heads, int head_dim, int half,
   }
 }
 
+// RopeKernel and WriteKvKernel in one pass, one block per token. The block first puts
+// the token's cos and sin (rounded to T) in shared memory; then each thread takes
+// 16-byte vectors of the token's heads: a query or key vector in [0, half) is rotated
+// with its partner at + half (and a key's stored to slot slots[t] of k_cache), a key
+// vector past the rotary dims is stored as it is, and a value vector is stored to
+// v_cache. REQUIRES: half % 8 == 0, half <= kMaxRopeHalf.
+constexpr int kMaxRopeHalf = 128;
+
+template <typename T>
+__global__ void RopeWriteKvKernel(T* qkv, int num_heads, int kv_heads, int head_dim, int half,
+                                  const int32_t* positions, const float* inv_freq,
+                                  const int32_t* slots, T* k_cache, T* v_cache) {
+  __shared__ float cos_s[kMaxRopeHalf];
+  __shared__ float sin_s[kMaxRopeHalf];
+  WaitForPriorGrids();
+  AllowDependentLaunch();
+  const int64_t t = blockIdx.x;
+  const float pos = static_cast<float>(positions[t]);
+  for (int i = threadIdx.x; i < half; i += blockDim.x) {
+    float s;
+    float c;
+    sincosf(pos * inv_freq[i], &s, &c);
+    cos_s[i] = Round<T>(c);
+    sin_s[i] = Round<T>(s);
+  }
+  __syncthreads();
+  const int vecs = head_dim / 8;
+  const int rotated_heads = num_heads + kv_heads;
+  T* token = qkv + t * (rotated_heads + kv_heads) * head_dim;
+  const int64_t slot = slots[t];
+  for (int unit = threadIdx.x; unit < (rotated_heads + kv_heads) * vecs; unit += blockDim.x) {
+    const int h = unit / vecs;
+    const int i = (unit % vecs) * 8;
+    T* head = token + h * head_dim;
+    T* cache = nullptr;
+    if (h >= rotated_heads) {
+      cache = v_cache + (slot * kv_heads + (h - rotated_heads)) * head_dim;
+    } else if (h >= num_heads) {
+      cache = k_cache + (slot * kv_heads + (h - num_heads)) * head_dim;
+    }
+    if (h < rotated_heads && i < 2 * half) {
+      if (i >= half) continue;  // the partner of a vector below half
+      const Vec8<T> a = LoadVec8(head + i);
+      const Vec8<T> b = LoadVec8(head + i + half);
+      Vec8<T> lo;
+      Vec8<T> hi;
+#pragma unroll
+      for (int j = 0; j < 8; ++j) {
+        const float c = cos_s[i + j];
+        const float s = sin_s[i + j];
+        const float x = ToFloat(a.v[j]);
+        const float y = ToFloat(b.v[j]);
+        lo.v[j] = FromFloat<T>(Round<T>(x * c) + Round<T>(-y * s));
+        hi.v[j] = FromFloat<T>(Round<T>(y * c) + Round<T>(x * s));
+      }
+      StoreVec8(head + i, lo);
+      StoreVec8(head + i + half, hi);
+      if (cache != nullptr) {
+        StoreVec8(cache + i, lo);
+        StoreVec8(cache + i + half, hi);
+      }
+    } else if (cache != nullptr) {
+      StoreVec8(cache + i, LoadVec8(head + i));
+    }
+  }
+}
+
 template <typename T>
 __global__ void WriteKvKernel(const T* qkv, int total_heads, int num_heads, int row, int head_dim,
                               const int32_t* slots, T* k_cache, T* v_cache) {
+  WaitForPriorGrids();
+  AllowDependentLaunch();
   const int64_t t = blockIdx.x;
   const int64_t slot = slots[t];
   const T* k = qkv + (t * total_heads + num_heads) * head_dim;
@@ -116,6 +197,8 @@ __global__ void WriteKvKernel(const T* qkv, int total_heads, int num_heads, int 
 // Grid: (rows, column chunks of blockDim * 8).
 template <typename T>
 __global__ void SiluAndMulKernel(const T* x, int inter, T* out) {
+  WaitForPriorGrids();
+  AllowDependentLaunch();
   const int64_t row = blockIdx.x;
   const T* gate = x + row * 2 * inter;
   const T* up = gate + inter;
@@ -135,6 +218,8 @@ __global__ void SiluAndMulKernel(const T* x, int inter, T* out) {
 
 template <typename T>
 __global__ void BroadcastRowsKernel(const T* bias, int cols, T* out) {
+  WaitForPriorGrids();
+  AllowDependentLaunch();
   const int64_t row = blockIdx.x;
   for (int i = threadIdx.x; i < cols; i += blockDim.x) out[row * cols + i] = bias[i];
 }
@@ -152,8 +237,8 @@ void LaunchGatherRows(FloatType type, const void* table, const int32_t* ids, int
   if (rows == 0) return;
   DispatchFloat(type, [&](auto zero) {
     using T = decltype(zero);
-    GatherRowsKernel<T><<<rows, ThreadsFor(cols / 8), 0, stream>>>(static_cast<const T*>(table),
-                                                                   ids, cols, static_cast<T*>(out));
+    LaunchPdl(GatherRowsKernel<T>, rows, ThreadsFor(cols / 8), 0, stream,
+              static_cast<const T*>(table), ids, cols, static_cast<T*>(out));
   });
 }
 
@@ -162,8 +247,8 @@ void LaunchRmsNorm(FloatType type, const void* x, const void* weight, float eps,
   if (rows == 0) return;
   DispatchFloat(type, [&](auto zero) {
     using T = decltype(zero);
-    RmsNormKernel<T><<<rows, ThreadsFor(hidden / 8), 0, stream>>>(
-        static_cast<const T*>(x), static_cast<const T*>(weight), eps, hidden, static_cast<T*>(out));
+    LaunchPdl(RmsNormKernel<T>, rows, ThreadsFor(hidden / 8), 0, stream, static_cast<const T*>(x),
+              static_cast<const T*>(weight), eps, hidden, static_cast<T*>(out));
   });
 }
 
@@ -172,8 +257,8 @@ void LaunchAddRmsNorm(FloatType type, void* x, void* residual, const void* weigh
   if (rows == 0) return;
   DispatchFloat(type, [&](auto zero) {
     using T = decltype(zero);
-    AddRmsNormKernel<T><<<rows, ThreadsFor(hidden / 8), 0, stream>>>(
-        static_cast<T*>(x), static_cast<T*>(residual), static_cast<const T*>(weight), eps, hidden);
+    LaunchPdl(AddRmsNormKernel<T>, rows, ThreadsFor(hidden / 8), 0, stream, static_cast<T*>(x),
+              static_cast<T*>(residual), static_cast<const T*>(weight), eps, hidden);
   });
 }
 
@@ -184,8 +269,32 @@ void LaunchRope(FloatType type, void* qkv, int tokens, int total_heads, int rota
   const int half = rotary_dim / 2;
   DispatchFloat(type, [&](auto zero) {
     using T = decltype(zero);
-    RopeKernel<T><<<dim3(tokens, rotate_heads), ThreadsFor(half), 0, stream>>>(
-        static_cast<T*>(qkv), total_heads, head_dim, half, positions, inv_freq);
+    LaunchPdl(RopeKernel<T>, dim3(tokens, rotate_heads), ThreadsFor(half), 0, stream,
+              static_cast<T*>(qkv), total_heads, head_dim, half, positions, inv_freq);
+  });
+}
+
+void LaunchRopeWriteKv(FloatType type, void* qkv, int tokens, int num_heads, int kv_heads,
+                       int head_dim, int rotary_dim, const int32_t* positions,
+                       const float* inv_freq, const int32_t* slots, void* k_cache, void* v_cache,
+                       cudaStream_t stream) {
+  if (tokens == 0) return;
+  const int half = rotary_dim / 2;
+  if (half % 8 != 0 || half > kMaxRopeHalf) {  // pairs that straddle vectors: two passes
+    LaunchRope(type, qkv, tokens, num_heads + 2 * kv_heads, num_heads + kv_heads, head_dim,
+               rotary_dim, positions, inv_freq, stream);
+    LaunchWriteKv(type, qkv, tokens, num_heads, kv_heads, head_dim, slots, k_cache, v_cache,
+                  stream);
+    return;
+  }
+  DispatchFloat(type, [&](auto zero) {
+    using T = decltype(zero);
+    // A thread per vector of the token: one pass, which a lone decode token's latency
+    // needs (ThreadsFor caps at 1024).
+    const int vectors = (num_heads + 2 * kv_heads) * head_dim / 8;
+    LaunchPdl(RopeWriteKvKernel<T>, tokens, ThreadsFor(vectors), 0, stream, static_cast<T*>(qkv),
+              num_heads, kv_heads, head_dim, half, positions, inv_freq, slots,
+              static_cast<T*>(k_cache), static_cast<T*>(v_cache));
   });
 }
 
@@ -196,9 +305,9 @@ void LaunchWriteKv(FloatType type, const void* qkv, int tokens, int num_heads, i
   const int row = kv_heads * head_dim;
   DispatchFloat(type, [&](auto zero) {
     using T = decltype(zero);
-    WriteKvKernel<T><<<tokens, ThreadsFor(row / 8), 0, stream>>>(
-        static_cast<const T*>(qkv), num_heads + 2 * kv_heads, num_heads, row, head_dim, slots,
-        static_cast<T*>(k_cache), static_cast<T*>(v_cache));
+    LaunchPdl(WriteKvKernel<T>, tokens, ThreadsFor(row / 8), 0, stream, static_cast<const T*>(qkv),
+              num_heads + 2 * kv_heads, num_heads, row, head_dim, slots, static_cast<T*>(k_cache),
+              static_cast<T*>(v_cache));
   });
 }
 
@@ -209,8 +318,8 @@ void LaunchSiluAndMul(FloatType type, const void* x, int rows, int inter, void* 
   const dim3 grid(rows, (vectors + kRowThreads - 1) / kRowThreads);
   DispatchFloat(type, [&](auto zero) {
     using T = decltype(zero);
-    SiluAndMulKernel<T>
-        <<<grid, kRowThreads, 0, stream>>>(static_cast<const T*>(x), inter, static_cast<T*>(out));
+    LaunchPdl(SiluAndMulKernel<T>, grid, kRowThreads, 0, stream, static_cast<const T*>(x), inter,
+              static_cast<T*>(out));
   });
 }
 
@@ -219,8 +328,8 @@ void LaunchBroadcastRows(FloatType type, const void* bias, int rows, int cols, v
   if (rows == 0) return;
   DispatchFloat(type, [&](auto zero) {
     using T = decltype(zero);
-    BroadcastRowsKernel<T>
-        <<<rows, kRowThreads, 0, stream>>>(static_cast<const T*>(bias), cols, static_cast<T*>(out));
+    LaunchPdl(BroadcastRowsKernel<T>, rows, kRowThreads, 0, stream, static_cast<const T*>(bias),
+              cols, static_cast<T*>(out));
   });
 }
 

@@ -6,9 +6,11 @@
 // used, bypassing L1 (each weight is read once per step). The few activation rows are
 // read through L1, where they stay. Each lane keeps one fp32 partial sum per activation
 // row; a warp shuffle reduces them and lane 0 adds the bias and rounds to T once.
-// Eight warps per block, one block per eight output features.
+// Eight warps per block, one block per eight output features. Launched with LaunchPdl:
+// the first weight loads are issued before the wait for the previous kernel.
 #include "kernels/cuda/float_traits.cuh"
 #include "kernels/cuda/launch.h"
+#include "kernels/cuda/pdl.cuh"
 
 namespace loom::cuda {
 namespace {
@@ -33,17 +35,29 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
                       int n, int k, T* __restrict__ out) {
   const int lane = threadIdx.x % 32;
   const int col = blockIdx.x * kWarpsPerBlock + threadIdx.x / 32;
-  if (col >= n) return;
+  if (col >= n) return;  // touches no memory: needs no wait
   const T* w_row = w + static_cast<int64_t>(col) * k;
   float acc[kRows];
 #pragma unroll
   for (int r = 0; r < kRows; ++r) acc[r] = 0.0f;
 
-  int i = lane * 8;
-  for (; i + (kUnroll - 1) * kLaneStride < k; i += kUnroll * kLaneStride) {
-    uint4 wv[kUnroll];
+  // The first weights are requested before the wait for the kernel that writes x: no
+  // kernel writes weights, and their latency then overlaps that kernel's tail.
+  const int first = lane * 8;
+  uint4 wv[kUnroll];
+  if (first + (kUnroll - 1) * kLaneStride < k) {
 #pragma unroll
-    for (int u = 0; u < kUnroll; ++u) wv[u] = LoadStreaming(w_row + i + u * kLaneStride);
+    for (int u = 0; u < kUnroll; ++u) wv[u] = LoadStreaming(w_row + first + u * kLaneStride);
+  }
+  WaitForPriorGrids();
+  AllowDependentLaunch();
+
+  int i = first;
+  for (; i + (kUnroll - 1) * kLaneStride < k; i += kUnroll * kLaneStride) {
+    if (i != first) {
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) wv[u] = LoadStreaming(w_row + i + u * kLaneStride);
+    }
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
 #pragma unroll
@@ -74,9 +88,9 @@ template <typename T, int kRows>
 void Launch(const void* x, const void* w, const void* bias, int n, int k, void* out,
             cudaStream_t stream) {
   const int blocks = (n + kWarpsPerBlock - 1) / kWarpsPerBlock;
-  GemvWarpPerOutput<T, kRows><<<blocks, kWarpsPerBlock * 32, 0, stream>>>(
-      static_cast<const T*>(x), static_cast<const T*>(w), static_cast<const T*>(bias), n, k,
-      static_cast<T*>(out));
+  LaunchPdl(GemvWarpPerOutput<T, kRows>, blocks, kWarpsPerBlock * 32, 0, stream,
+            static_cast<const T*>(x), static_cast<const T*>(w), static_cast<const T*>(bias), n, k,
+            static_cast<T*>(out));
 }
 
 }  // namespace

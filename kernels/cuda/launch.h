@@ -9,10 +9,16 @@
 #include <cuda_runtime_api.h>
 
 #include <cstdint>
+#include <vector>
 
 namespace loom::cuda {
 
 enum class FloatType { kBF16, kF16 };
+
+// Whether the launchers let each kernel overlap the end of the one before it
+// (programmatic dependent launch, kernels/cuda/pdl.cuh). On by default; off serializes
+// every launch, for bisecting a fault.
+void SetProgrammaticLaunch(bool enabled);
 
 // out[r, :] = table[ids[r], :].  table: [*, cols] T; ids: [rows] I32; out: [rows, cols] T
 // REQUIRES: cols % 8 == 0.
@@ -41,6 +47,13 @@ void LaunchRope(FloatType type, void* qkv, int tokens, int total_heads, int rota
 void LaunchWriteKv(FloatType type, const void* qkv, int tokens, int num_heads, int kv_heads,
                    int head_dim, const int32_t* slots, void* k_cache, void* v_cache,
                    cudaStream_t stream);
+
+// LaunchRope over all num_heads + kv_heads rotated heads, then LaunchWriteKv, in one
+// kernel: the key heads go to the cache as they are rotated.
+void LaunchRopeWriteKv(FloatType type, void* qkv, int tokens, int num_heads, int kv_heads,
+                       int head_dim, int rotary_dim, const int32_t* positions,
+                       const float* inv_freq, const int32_t* slots, void* k_cache, void* v_cache,
+                       cudaStream_t stream);
 
 // out = silu(x[:, :inter]) * x[:, inter:].  x: [rows, 2 * inter] T; out: [rows, inter] T.
 // REQUIRES: inter % 8 == 0.
@@ -94,6 +107,9 @@ struct PagedAttentionParams {
   const int32_t* host_q_indptr = nullptr;
   int32_t* tile_scratch = nullptr;
   int tile_scratch_capacity = 0;
+  // The host copy of what tile_scratch holds, so that the layers of one step, which
+  // list the same tiles, copy the list once. Owned by the caller, with tile_scratch.
+  std::vector<int32_t>* tile_scratch_contents = nullptr;
   const int32_t* tile_indptr = nullptr;  // set by the launcher: [num_seqs + 1] on the device
   float scale = 1.0f;
   // With num_splits > 1: [tokens, num_heads, num_splits, head_dim] and

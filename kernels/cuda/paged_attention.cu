@@ -1,38 +1,39 @@
 // Paged causal attention with grouped-query sharing, flash-style, for prefill chunks and
 // decode alike (kernels/backend.h, AttentionBatch).
 //
-// Work split: a block takes one sequence (grid x), one tile of its query rows (grid y)
-// and one KV head with one share ("split") of its keys (grid z = kv_heads * splits).
-// When the host knows q_indptr, a launch with several tiles per sequence instead lists
-// only the tiles that exist (grid x over all of them, tile_indptr per sequence), so that
-// one long prefill chunk beside hundreds of decodes launches no idle blocks.
-// A query row is a (token, query head) pair; a sequence's rows are numbered token-major
-// over the `group` query heads that read one KV head, so a decode step's tile is just
-// the group of one token, and a prefill tile is several tokens' groups. Every row of a
-// tile reads the same keys, so each key and value is loaded once per tile.
+// Work split (paged_attention_common.cuh): a block takes one tile of query rows of one
+// sequence, one KV head and one share ("split") of its keys. A query row is a (token,
+// query head) pair, numbered token-major over the `group` query heads that read one KV
+// head, so a decode step's tile is the group of one token and a prefill tile is several
+// tokens' groups. Every row of a tile reads the same keys, so each key and value is
+// loaded once per tile. When the host knows q_indptr, a launch with several tiles per
+// sequence lists only the tiles that exist, so that one long prefill chunk beside
+// hundreds of decodes launches no idle blocks.
 //
-// Per block: 4 warps, each owning kRowsPerWarp rows. The keys are walked in tiles of 32,
-// gathered through the block table into shared memory. Scores are lane-per-key (lane j
-// dots every row of its warp with key j), then each row runs the online softmax in
-// base 2 (running max m, running sum l, both replicated across the warp) and the values
-// are accumulated lane-per-dimension in fp32 registers.
+// Two kernels: heads of 32 to 128 run on the tensor cores (paged_attention_mma.cuh).
+// Heads of 256, whose fragments would not fit in registers, run the scalar kernel here:
+// 4 warps, each owning kRowsPerWarp rows; keys in tiles of 32, gathered through the
+// block table into shared memory; scores lane-per-key (lane j dots every row of its warp
+// with key j); the online softmax in base 2 per row (running max m, running sum l, both
+// replicated across the warp); values accumulated lane-per-dimension in fp32 registers.
 //
 // Splits: with S > 1 the keys of a sequence are cut into S equal shares (rounded up to
 // the key tile), so that short batches still fill the GPU (flash-decoding). Each block
 // then writes its unnormalized accumulator with its (m, l) to fp32 partials, and
 // CombineSplits merges them. S = 1 writes the normalized output directly.
 #include <cfloat>
-#include <vector>
 
 #include "kernels/cuda/float_traits.cuh"
 #include "kernels/cuda/launch.h"
+#include "kernels/cuda/paged_attention_common.cuh"
+#include "kernels/cuda/paged_attention_mma.cuh"
+#include "kernels/cuda/pdl.cuh"
 
 namespace loom::cuda {
 namespace {
 
 constexpr int kWarps = 4;
 constexpr int kKeyTile = 32;
-constexpr float kLog2e = 1.4426950408889634f;
 
 template <typename T, int kHeadDim, int kRowsPerWarp>
 __global__ void __launch_bounds__(kWarps * 32) PagedAttentionTiled(PagedAttentionParams p) {
@@ -45,43 +46,20 @@ __global__ void __launch_bounds__(kWarps * 32) PagedAttentionTiled(PagedAttentio
   __shared__ alignas(16) T v_s[kKeyTile][kHeadDim];
   __shared__ float p_s[kRows][kKeyTile];
 
-  // Either one block per (sequence, tile), or a list of the tiles that exist: tile_indptr
-  // holds each sequence's first tile, and a binary search finds a block's sequence.
-  int seq = blockIdx.x;
-  int tile_index = blockIdx.y;
-  if (p.tile_indptr != nullptr) {
-    int lo = 0;
-    int hi = p.num_seqs;  // tile_indptr[lo] <= blockIdx.x < tile_indptr[hi]
-    while (hi - lo > 1) {
-      const int mid = (lo + hi) / 2;
-      if (p.tile_indptr[mid] <= static_cast<int>(blockIdx.x)) {
-        lo = mid;
-      } else {
-        hi = mid;
-      }
-    }
-    seq = lo;
-    tile_index = blockIdx.x - p.tile_indptr[lo];
-  }
-  const int kv_head = blockIdx.z / p.num_splits;
-  const int split = blockIdx.z % p.num_splits;
-  const int group = p.num_heads / p.kv_heads;
-  const int q_begin = p.q_indptr[seq];
-  const int q_len = p.q_indptr[seq + 1] - q_begin;
-  const int seq_rows = q_len * group;
-  const int row0 = tile_index * kRows;
-  if (row0 >= seq_rows || seq_rows <= p.rows_above || seq_rows > p.rows_at_most) return;
-
-  const int kv_begin = p.kv_indptr[seq];
-  const int kv_len =
-      (p.kv_indptr[seq + 1] - kv_begin - 1) * p.block_size + p.kv_last_block_len[seq];
-  const int first_pos = kv_len - q_len;  // position of the sequence's first new token
-  const int last_row = min(row0 + kRows, seq_rows) - 1;
-  const int tile_end = first_pos + last_row / group + 1;  // no row here sees a key past it
-  const int split_len =
-      ((kv_len + p.num_splits - 1) / p.num_splits + kKeyTile - 1) / kKeyTile * kKeyTile;
-  const int k_begin = split * split_len;
-  const int k_end = min(k_begin + split_len, tile_end);
+  WaitForPriorGrids();
+  AllowDependentLaunch();
+  BlockWork w;
+  if (!PlanBlock(p, kRows, kKeyTile, &w)) return;
+  const int kv_head = w.kv_head;
+  const int split = w.split;
+  const int group = w.group;
+  const int q_begin = w.q_begin;
+  const int seq_rows = w.seq_rows;
+  const int row0 = w.row0;
+  const int kv_begin = w.kv_begin;
+  const int first_pos = w.first_pos;
+  const int k_begin = w.k_begin;
+  const int k_end = w.k_end;
 
   const int total_heads = p.num_heads + 2 * p.kv_heads;
   const T* qkv = static_cast<const T*>(p.qkv);
@@ -222,6 +200,8 @@ template <typename T>
 __global__ void CombineSplits(PagedAttentionParams p) {
   __shared__ float weight[kMaxAttentionSplits];
   __shared__ float inv_sum;
+  WaitForPriorGrids();
+  AllowDependentLaunch();
   const int64_t row = blockIdx.x;
   const int d = threadIdx.x;
   const float* ml = p.partial_max_sum + row * p.num_splits * 2;
@@ -249,42 +229,25 @@ __global__ void CombineSplits(PagedAttentionParams p) {
 
 template <typename T, int kHeadDim, int kRowsPerWarp>
 void LaunchTiled(const PagedAttentionParams& p_in, cudaStream_t stream) {
-  constexpr int kRows = kWarps * kRowsPerWarp;
   PagedAttentionParams p = p_in;
-  const int group = p.num_heads / p.kv_heads;
-  dim3 grid(p.num_seqs, (p.max_q_len * group + kRows - 1) / kRows, p.kv_heads * p.num_splits);
-  if (p.host_q_indptr != nullptr && p.num_seqs + 1 <= p.tile_scratch_capacity && grid.y > 1) {
-    // List the tiles of the sequences this launch serves. The copy is from pageable
-    // memory, so it is staged before cudaMemcpyAsync returns and `tiles` may go.
-    std::vector<int32_t> tiles(p.num_seqs + 1, 0);
-    for (int s = 0; s < p.num_seqs; ++s) {
-      const int rows = (p.host_q_indptr[s + 1] - p.host_q_indptr[s]) * group;
-      const bool served = rows > p.rows_above && rows <= p.rows_at_most;
-      tiles[s + 1] = tiles[s] + (served ? (rows + kRows - 1) / kRows : 0);
-    }
-    if (tiles.back() == 0) return;
-    cudaMemcpyAsync(p.tile_scratch, tiles.data(), tiles.size() * sizeof(int32_t),
-                    cudaMemcpyHostToDevice, stream);
-    p.tile_indptr = p.tile_scratch;
-    grid = dim3(tiles.back(), 1, p.kv_heads * p.num_splits);
-  }
-  PagedAttentionTiled<T, kHeadDim, kRowsPerWarp><<<grid, kWarps * 32, 0, stream>>>(p);
+  const dim3 grid = PlanGrid(&p, kWarps * kRowsPerWarp, stream);
+  if (grid.x == 0) return;
+  LaunchPdl(PagedAttentionTiled<T, kHeadDim, kRowsPerWarp>, grid, kWarps * 32, 0, stream, p);
 }
 
-// One launch whose tile covers the longest sequence's rows (capped where the fp32
-// accumulators, rows x head_dim / 32 per lane, would spill).
+// One launch whose tiles cover the longest sequence's rows: on the tensor cores for
+// heads up to 128 (one warp per decode, four per prefill tile); otherwise the scalar
+// kernel, its rows per warp capped where the fp32 accumulators would spill.
 template <typename T, int kHeadDim>
-void LaunchForHeadDimOnce(const PagedAttentionParams& p, cudaStream_t stream) {
+void LaunchOnce(const PagedAttentionParams& p, cudaStream_t stream) {
   const int rows = p.max_q_len * (p.num_heads / p.kv_heads);
-  constexpr int kMaxRowsPerWarp = kHeadDim >= 256 ? 4 : 16;
-  if (rows <= kWarps * 1) return LaunchTiled<T, kHeadDim, 1>(p, stream);
-  if (rows <= kWarps * 2) return LaunchTiled<T, kHeadDim, 2>(p, stream);
-  if constexpr (kMaxRowsPerWarp == 4) {
-    LaunchTiled<T, kHeadDim, 4>(p, stream);
+  if constexpr (kHeadDim <= 128) {
+    if (rows <= 16) return LaunchMma<T, kHeadDim, 1>(p, stream);
+    LaunchMma<T, kHeadDim, 4>(p, stream);
   } else {
-    if (rows <= kWarps * 4) return LaunchTiled<T, kHeadDim, 4>(p, stream);
-    if (rows <= kWarps * 8) return LaunchTiled<T, kHeadDim, 8>(p, stream);
-    LaunchTiled<T, kHeadDim, 16>(p, stream);
+    if (rows <= kWarps * 1) return LaunchTiled<T, kHeadDim, 1>(p, stream);
+    if (rows <= kWarps * 2) return LaunchTiled<T, kHeadDim, 2>(p, stream);
+    LaunchTiled<T, kHeadDim, 4>(p, stream);
   }
 }
 
@@ -293,18 +256,19 @@ template <typename T, int kHeadDim>
 void LaunchForHeadDim(const PagedAttentionParams& p, cudaStream_t stream) {
   const int rows = p.max_q_len * (p.num_heads / p.kv_heads);
   const int decode_rows = p.num_heads / p.kv_heads;
-  if (rows > decode_rows && decode_rows <= kWarps * 2 && p.num_splits == 1) {
-    // A mixed batch: the decodes (one token each) in tiles of one token's rows, the
-    // prefill chunks in large tiles, so that neither pays for the other's tile size.
+  const int smallest_tile = kHeadDim <= 128 ? 16 : kWarps * 2;
+  if (rows > decode_rows && decode_rows <= smallest_tile && p.num_splits == 1) {
+    // A mixed batch: the decodes (one token each) in the smallest tiles, the prefill
+    // chunks in large ones, so that neither pays for the other's tile size.
     PagedAttentionParams decodes = p;
     decodes.rows_at_most = decode_rows;
     decodes.max_q_len = 1;
-    LaunchForHeadDimOnce<T, kHeadDim>(decodes, stream);
+    LaunchOnce<T, kHeadDim>(decodes, stream);
     PagedAttentionParams chunks = p;
     chunks.rows_above = decode_rows;
-    return LaunchForHeadDimOnce<T, kHeadDim>(chunks, stream);
+    return LaunchOnce<T, kHeadDim>(chunks, stream);
   }
-  LaunchForHeadDimOnce<T, kHeadDim>(p, stream);
+  LaunchOnce<T, kHeadDim>(p, stream);
 }
 
 }  // namespace
@@ -332,7 +296,7 @@ void LaunchPagedAttention(const PagedAttentionParams& p, cudaStream_t stream) {
         break;
     }
     if (p.num_splits > 1) {
-      CombineSplits<T><<<p.num_tokens * p.num_heads, p.head_dim, 0, stream>>>(p);
+      LaunchPdl(CombineSplits<T>, p.num_tokens * p.num_heads, p.head_dim, 0, stream, p);
     }
   });
 }

@@ -167,13 +167,11 @@ void RunBatch(CudaBackend& gpu, Bench& b, int batch, std::vector<Row>& rows) {
                   b.Time([&](int) { gpu.AddRmsNorm(x, residual, norm_w, 1e-5f); }), 2 * kLayers + 1,
                   4 * act_bytes});
   linear("linear qkv", qkv_w, x, qkv.Reshape({n, (kHeads + 2 * kKvHeads) * kHeadDim}));
-  rows.push_back({"rope", bs, b.Time([&](int) {
-                    gpu.Rope(qkv, kHeads, pos, RopeParams{inv_freq, kHeadDim});
-                  }),
-                  kLayers, 2.0 * 2 * n * (kHeads + kKvHeads) * kHeadDim});
-  rows.push_back({"write_kv_cache", bs,
-                  b.Time([&](int) { gpu.WriteKvCache(qkv, kHeads, slot, cache); }), kLayers,
-                  2.0 * 4 * n * kKvHeads * kHeadDim});
+  rows.push_back(
+      {"rope_and_write_kv_cache", bs, b.Time([&](int) {
+         gpu.RopeAndWriteKvCache(qkv, kHeads, pos, RopeParams{inv_freq, kHeadDim}, slot, cache);
+       }),
+       kLayers, 2.0 * 2 * n * (kHeads + kKvHeads) * kHeadDim + 2.0 * 2 * n * kKvHeads * kHeadDim});
   rows.push_back({"paged_attention", bs + ", context " + std::to_string(kContext), b.Time([&](int) {
                     gpu.PagedAttention(qkv, kHeads, cache, attention, 0.088f, attn);
                   }),

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <memory>
 #include <random>
 #include <set>
@@ -23,6 +24,31 @@ std::vector<int32_t> Drain(OutputChannel& channel, absl::Status* status) {
     if (!o->status.ok()) *status = o->status;
   }
   return ids;
+}
+
+// bf16 greedy ids against the float64 reference: equal, up to the first step where
+// the reference's top two logits are within 4 bf16 steps of each other (a tie at bf16
+// resolution: any change in the order of an fp32 sum can round a bf16 activation the
+// other way and break it), where they may part. Returns where they parted, or
+// ids.size().
+size_t ExpectSameUpToATie(const std::vector<int32_t>& ids, const nlohmann::json& golden_case) {
+  const auto golden_ids = golden_case["greedy_ids"].get<std::vector<int32_t>>();
+  EXPECT_EQ(ids.size(), golden_ids.size());
+  size_t step = 0;
+  while (step < ids.size() && step < golden_ids.size() && ids[step] == golden_ids[step]) ++step;
+  if (step == ids.size()) return step;
+  const auto& top5 = golden_case["greedy_top5"];
+  if (step >= top5.size()) {
+    ADD_FAILURE() << "diverged at step " << step << " with no recorded margin";
+    return step;
+  }
+  const auto logits = top5[step]["logits"].get<std::vector<double>>();
+  const double bf16_step = std::exp2(std::floor(std::log2(std::fabs(logits[0]))) - 7);
+  EXPECT_LE(logits[0] - logits[1], 4 * bf16_step)
+      << golden_case["prompt"].get<std::string>().substr(0, 30) << ": diverged at step " << step
+      << " (id " << ids[step] << " for " << golden_ids[step]
+      << ") where the reference's top-2 margin is " << logits[0] - logits[1];
+  return step;
 }
 
 class CudaModelTest : public ::testing::Test {
@@ -54,11 +80,35 @@ TEST_F(CudaModelTest, GreedyIdsMatchTransformersGoldens) {
     const auto golden_logits = c["last_logits"].get<std::vector<double>>();
     SCOPED_TRACE(c["prompt"].get<std::string>().substr(0, 40));
     auto trace = testing::RunGreedy(*model.runner, pool, prompt, golden_ids.size());
-    EXPECT_EQ(trace.ids, golden_ids);
+    const size_t parted = ExpectSameUpToATie(trace.ids, c);
+    if (parted < golden_ids.size()) {
+      std::printf("%s: parted from the reference at step %zu of %zu, at a bf16 tie\n",
+                  c["prompt"].get<std::string>().substr(0, 20).c_str(), parted, golden_ids.size());
+    }
     // bf16 activations: the logits agree to a few bf16 steps of the largest logit.
     EXPECT_LE(testing::MaxRelativeError(trace.logits[0], golden_logits), 3e-2);
   }
   EXPECT_EQ(pool.num_blocks_free(), pool.num_blocks());
+}
+
+// Running the same prompts again gives the same logits bit for bit, through chunked
+// prefill and decode graphs: no kernel reads what the kernel before it writes before
+// that one is done (kernels/cuda/pdl.cuh), and no sum has a racy order.
+TEST_F(CudaModelTest, RepeatedRunsAreBitwiseIdentical) {
+  LoadedModel model = Load({.block_size = 16, .max_batch_size = 2, .num_blocks = 256});
+  BlockPool pool = testing::PoolFor(*model.runner);
+  for (const auto& c : golden_["cases"]) {
+    const auto prompt = c["prompt_ids"].get<std::vector<int32_t>>();
+    SCOPED_TRACE(c["prompt"].get<std::string>().substr(0, 40));
+    const auto first = testing::RunGreedy(*model.runner, pool, prompt, 48);
+    for (int run = 1; run < 4; ++run) {
+      const auto again = testing::RunGreedy(*model.runner, pool, prompt, 48);
+      ASSERT_EQ(again.ids, first.ids) << "run " << run;
+      for (size_t step = 0; step < first.logits.size(); ++step) {
+        ASSERT_EQ(again.logits[step], first.logits[step]) << "run " << run << ", step " << step;
+      }
+    }
+  }
 }
 
 TEST_F(CudaModelTest, EngineBatchesReproduceTheGoldensThroughDecodeGraphs) {
@@ -86,22 +136,9 @@ TEST_F(CudaModelTest, EngineBatchesReproduceTheGoldensThroughDecodeGraphs) {
     absl::Status status;
     const std::vector<int32_t> ids = Drain(*channel, &status);
     EXPECT_TRUE(status.ok()) << status;
-    const auto golden_ids = (*c)["greedy_ids"].get<std::vector<int32_t>>();
-    ASSERT_EQ(ids.size(), golden_ids.size());
     // A batch runs other matrix-product shapes (and chunks the long prompt) than a lone
-    // sequence, so its bf16 rounding differs: the ids must agree up to the first step
-    // where the float64 reference's top two logits are within 4 bf16 steps of each other
-    // (a tie at bf16 resolution), and there may part.
-    size_t step = 0;
-    while (step < ids.size() && ids[step] == golden_ids[step]) ++step;
-    if (step == ids.size()) continue;
-    const auto& top5 = (*c)["greedy_top5"];
-    ASSERT_LT(step, top5.size()) << "diverged at step " << step << " with no recorded margin";
-    const auto logits = top5[step]["logits"].get<std::vector<double>>();
-    const double bf16_step = std::exp2(std::floor(std::log2(std::fabs(logits[0]))) - 7);
-    EXPECT_LE(logits[0] - logits[1], 4 * bf16_step)
-        << (*c)["prompt"].get<std::string>().substr(0, 30) << ": diverged at step " << step
-        << " where the reference's top-2 margin is " << logits[0] - logits[1];
+    // sequence, so its bf16 rounding differs, and may break other ties.
+    ExpectSameUpToATie(ids, *c);
   }
   EXPECT_GT(runner->num_graphs(), 0);
   const EngineStats stats = (*engine)->stats();

@@ -209,6 +209,49 @@ TEST_P(CudaBackendTest, RopeMatchesCpuForEveryScaling) {
   }
 }
 
+// The fused kernel is the two it replaces, bit for bit, with a partial rotary (the tail
+// of each key head is stored unrotated), a full one, and one too narrow for 16-byte
+// pairs (two passes); and the CPU agrees.
+TEST_P(CudaBackendTest, RopeAndWriteKvCacheIsRopeThenWriteKvCache) {
+  for (auto [head_dim, rotary_dim] : {std::pair{64, 32}, {128, 128}, {32, 8}}) {
+    const int tokens = 7;
+    const int heads = 8;
+    const int kv_heads = 2;
+    const int pool = 6;
+    const int block_size = 4;
+    ModelConfig config;
+    config.head_dim = rotary_dim;
+    config.rope_theta = 10000.0;
+    Twin freq = MakeExact(ComputeRopeInvFreq(config), DType::kF32);
+    const RopeParams cpu_rope{freq.cpu, rotary_dim};
+    const RopeParams gpu_rope{freq.gpu, rotary_dim};
+    const std::vector<float> values = Random(tokens * (heads + 2 * kv_heads) * head_dim);
+    Twin fused = Make(values, {tokens, heads + 2 * kv_heads, head_dim});
+    Twin apart = Make(values, {tokens, heads + 2 * kv_heads, head_dim});
+    Twin positions = MakeExact(RandomIds(tokens, 4096), DType::kI32);
+    std::vector<int32_t> slot_order(pool * block_size);
+    std::iota(slot_order.begin(), slot_order.end(), 0);
+    std::shuffle(slot_order.begin(), slot_order.end(), rng_);
+    Twin slots = MakeExact(std::vector<int32_t>(slot_order.begin(), slot_order.begin() + tokens),
+                           DType::kI32);
+    Twin k = Zeros({pool, block_size, kv_heads, head_dim});
+    Twin v = Zeros({pool, block_size, kv_heads, head_dim});
+    Twin k_apart = Zeros({pool, block_size, kv_heads, head_dim});
+    Twin v_apart = Zeros({pool, block_size, kv_heads, head_dim});
+    gpu_->RopeAndWriteKvCache(fused.gpu, heads, positions.gpu, gpu_rope, slots.gpu,
+                              KvCacheView{k.gpu, v.gpu});
+    gpu_->Rope(apart.gpu, heads, positions.gpu, gpu_rope);
+    gpu_->WriteKvCache(apart.gpu, heads, slots.gpu, KvCacheView{k_apart.gpu, v_apart.gpu});
+    EXPECT_EQ(ReadGpu(fused.gpu), ReadGpu(apart.gpu)) << "head " << head_dim;
+    EXPECT_EQ(ReadGpu(k.gpu), ReadGpu(k_apart.gpu)) << "head " << head_dim;
+    EXPECT_EQ(ReadGpu(v.gpu), ReadGpu(v_apart.gpu)) << "head " << head_dim;
+    cpu_.RopeAndWriteKvCache(fused.cpu, heads, positions.cpu, cpu_rope, slots.cpu,
+                             KvCacheView{k.cpu, v.cpu});
+    EXPECT_LE(RelativeError(k), 3 * Epsilon()) << "head " << head_dim;
+    EXPECT_EQ(RelativeError(v), 0.0) << "head " << head_dim;
+  }
+}
+
 TEST_P(CudaBackendTest, SiluAndMulMatchesCpu) {
   for (auto [rows, inter] : {std::pair{1, 688}, {5, 14336}, {64, 256}}) {
     Twin x = Make(Random(rows * 2 * inter, 2.0f), {rows, 2 * inter});
@@ -273,6 +316,12 @@ TEST_P(CudaBackendTest, WriteKvCacheAndPagedAttentionMatchCpu) {
       {8, 1, 256, 32, {{5, 70}, {1, 33}}},
       // many short decodes: the split path with few keys per split
       {16, 4, 128, 64, std::vector<Seq>(48, Seq{1, 5})},
+      // the serving mix of the Llama-3-8B head: a chunk over a cached prefix, a whole
+      // prompt that ends mid-tile, and decodes of several lengths
+      {32, 8, 128, 16, {{100, 300}, {37, 37}, {1, 64}, {1, 65}, {1, 1000}}},
+      // GQA 8 (a decode's rows fill half a warp's tile); GQA 32 (more than one warp's)
+      {64, 8, 128, 32, {{1, 200}, {1, 3}, {20, 50}}},
+      {32, 1, 64, 16, {{1, 90}, {3, 40}}},
   };
   for (const AttentionCase& c : cases) {
     const int total_heads = c.heads + 2 * c.kv_heads;
