@@ -145,12 +145,14 @@ void Engine::Admit(std::vector<QueuedRequest>& incoming) {
       if (!joined.ok()) {
         queue_.Started(q.num_tokens);
         CountFailure(joined.status());
+        PublishStats();  // before the final output, as EndSequence does
         q.channel->Push(RequestOutput{.status = joined.status()});
         continue;
       }
       session = *joined;
       if (session == nullptr) {  // the request only closed its session
         queue_.Started(q.num_tokens);
+        PublishStats();  // the closed session and its released blocks show first
         q.channel->Push(RequestOutput{.finished = true, .finish_reason = FinishReason::kStop});
         continue;
       }
@@ -162,6 +164,7 @@ void Engine::Admit(std::vector<QueuedRequest>& incoming) {
       if (session != nullptr) session->busy = false;
       queue_.Started(q.num_tokens);
       CountFailure(detokenizer.status());
+      PublishStats();
       q.channel->Push(RequestOutput{.status = detokenizer.status()});
       continue;
     }
