@@ -143,17 +143,12 @@ void Engine::Admit(std::vector<QueuedRequest>& incoming) {
     if (!q.request.session_id.empty()) {
       auto joined = JoinSession(q.request);
       if (!joined.ok()) {
-        queue_.Started(q.num_tokens);
-        CountFailure(joined.status());
-        PublishStats();  // before the final output, as EndSequence does
-        q.channel->Push(RequestOutput{.status = joined.status()});
+        EndAtAdmission(q, RequestOutput{.status = joined.status()});
         continue;
       }
       session = *joined;
       if (session == nullptr) {  // the request only closed its session
-        queue_.Started(q.num_tokens);
-        PublishStats();  // the closed session and its released blocks show first
-        q.channel->Push(RequestOutput{.finished = true, .finish_reason = FinishReason::kStop});
+        EndAtAdmission(q, RequestOutput{.finished = true, .finish_reason = FinishReason::kStop});
         continue;
       }
       num_session_tokens = static_cast<int>(session->tokens.size());
@@ -162,10 +157,7 @@ void Engine::Admit(std::vector<QueuedRequest>& incoming) {
         Detokenizer::Create(*model_.tokenizer, q.request.skip_special_tokens, q.request.prompt_ids);
     if (!detokenizer.ok()) {
       if (session != nullptr) session->busy = false;
-      queue_.Started(q.num_tokens);
-      CountFailure(detokenizer.status());
-      PublishStats();
-      q.channel->Push(RequestOutput{.status = detokenizer.status()});
+      EndAtAdmission(q, RequestOutput{.status = detokenizer.status()});
       continue;
     }
     auto seq = std::make_unique<Sequence>(std::move(q.request), std::move(q.channel),
@@ -532,6 +524,14 @@ void Engine::EndSequence(Sequence& seq, RequestOutput final_output) {
   Remove(&seq);
   PublishStats();
   channel->Push(std::move(final_output));
+}
+
+void Engine::EndAtAdmission(QueuedRequest& q, RequestOutput final_output) {
+  // Stats first, as in EndSequence.
+  queue_.Started(q.num_tokens);
+  if (!final_output.status.ok()) CountFailure(final_output.status);
+  PublishStats();
+  q.channel->Push(std::move(final_output));
 }
 
 void Engine::MarkStarted(Sequence& seq) {

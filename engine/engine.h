@@ -95,6 +95,9 @@ class Engine {
   void CountFailure(const absl::Status& status);
   // Releases the sequence, publishes stats, then pushes its last output.
   void EndSequence(Sequence& seq, RequestOutput final_output);
+  // The same for a request that ends before it becomes a sequence (a session close, a
+  // failed join, a prompt the detokenizer refuses).
+  void EndAtAdmission(QueuedRequest& q, RequestOutput final_output);
   void Remove(Sequence* seq);
   // The sequence started running or ended: it leaves the queue's bounds.
   void MarkStarted(Sequence& seq);
