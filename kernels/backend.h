@@ -151,6 +151,9 @@ class Backend {
   // Causal attention of each sequence's new queries (the query heads of qkv) over its
   // paged keys and values (see AttentionBatch), with grouped-query sharing: query head h
   // reads kv head h / (num_heads / kv_heads).  out: [T, num_heads, head_dim]
+  // The keys and values of the positions before each sequence's new tokens must be in
+  // the pool before the operation just before this one (the engine caches only the new
+  // tokens right before it): a backend may read them while that operation still runs.
   virtual void PagedAttention(const Tensor& qkv, int num_heads, const KvCacheView& cache,
                               const AttentionBatch& batch, float scale, Tensor out) = 0;
 

@@ -127,15 +127,50 @@ __global__ void __launch_bounds__(kWarps * 32) PagedAttentionMma(PagedAttentionP
   __shared__ alignas(16) T k_s[2][kKeys][kStride];
   __shared__ alignas(16) T v_s[2][kKeys][kStride];
 
-  WaitForPriorGrids();
-  AllowDependentLaunch();
+  // Before the wait (pdl.cuh), the block reads only what no kernel of this step wrote
+  // or what kernels before the one just before it wrote: the batch's index arrays
+  // (uploaded) and the keys and values of positions before the sequence's first new
+  // token (written by earlier steps). The queries and the new tokens' keys and values
+  // come from the kernel just before, so they are read after it.
   BlockWork w;
-  if (!PlanBlock(p, kRows, kKeys, &w)) return;
+  const bool has_work = PlanBlock(p, kRows, kKeys, &w);
 
   const int lane = threadIdx.x % 32;
   const int warp = threadIdx.x / 32;
   const int g = lane / 4;
   const int t = lane % 4;
+  const T* k_cache = static_cast<const T*>(p.k_cache);
+  const T* v_cache = static_cast<const T*>(p.v_cache);
+  // Lane j of every warp finds key j of the tile in the block table; the copies of the
+  // tile's vectors then take their key's offset from that lane. Copies the tile's keys
+  // at positions [lo, hi) only (past k_end: zeros), one commit group.
+  static_assert(kKeys == 32 && kKeys * kVecs % (kWarps * 32) == 0, "one key per lane");
+  auto load_tile = [&](int tile, int stage, int lo, int hi) {
+    int64_t key_offset = -1;  // -1: past the share
+    if (const int kpos = tile + lane; kpos < w.k_end) {
+      const int64_t block = p.kv_indices[w.kv_begin + kpos / p.block_size];
+      const int64_t slot = block * p.block_size + kpos % p.block_size;
+      key_offset = (slot * p.kv_heads + w.kv_head) * kHeadDim;
+    }
+    for (int idx = threadIdx.x; idx < kKeys * kVecs; idx += kWarps * 32) {
+      const int key = idx / kVecs;
+      const int c = (idx % kVecs) * 8;
+      const int64_t offset = __shfl_sync(0xffffffffu, key_offset, key);
+      if (tile + key < lo || tile + key >= hi) continue;
+      const bool valid = offset >= 0;
+      CopyAsync16(&k_s[stage][key][c], k_cache + (valid ? offset + c : 0), valid);
+      CopyAsync16(&v_s[stage][key][c], v_cache + (valid ? offset + c : 0), valid);
+    }
+    CommitCopies();
+  };
+  const bool any_keys = has_work && w.k_begin < w.k_end;
+  if (any_keys) load_tile(w.k_begin, 0, w.k_begin, w.first_pos);
+
+  WaitForPriorGrids();
+  AllowDependentLaunch();
+  if (!has_work) return;
+  if (any_keys) load_tile(w.k_begin, 0, w.first_pos, w.k_begin + kKeys);
+
   const int total_heads = p.num_heads + 2 * p.kv_heads;
   const T* qkv = static_cast<const T*>(p.qkv);
 
@@ -167,35 +202,13 @@ __global__ void __launch_bounds__(kWarps * 32) PagedAttentionMma(PagedAttentionP
   float m[2] = {-INFINITY, -INFINITY};
   float l[2] = {0.0f, 0.0f};
 
-  const T* k_cache = static_cast<const T*>(p.k_cache);
-  const T* v_cache = static_cast<const T*>(p.v_cache);
-  // Lane j of every warp finds key j of the tile in the block table; the copies of the
-  // tile's vectors then take their key's offset from that lane. -1: past the share.
-  static_assert(kKeys == 32 && kKeys * kVecs % (kWarps * 32) == 0, "one key per lane");
-  auto load_tile = [&](int tile, int stage) {
-    int64_t key_offset = -1;
-    if (const int kpos = tile + lane; kpos < w.k_end) {
-      const int64_t block = p.kv_indices[w.kv_begin + kpos / p.block_size];
-      const int64_t slot = block * p.block_size + kpos % p.block_size;
-      key_offset = (slot * p.kv_heads + w.kv_head) * kHeadDim;
-    }
-    for (int idx = threadIdx.x; idx < kKeys * kVecs; idx += kWarps * 32) {
-      const int key = idx / kVecs;
-      const int c = (idx % kVecs) * 8;
-      const int64_t offset = __shfl_sync(0xffffffffu, key_offset, key);
-      const bool valid = offset >= 0;
-      CopyAsync16(&k_s[stage][key][c], k_cache + (valid ? offset + c : 0), valid);
-      CopyAsync16(&v_s[stage][key][c], v_cache + (valid ? offset + c : 0), valid);
-    }
-    CommitCopies();
-  };
-
   const float scale_log2 = p.scale * kLog2e;
-  if (w.k_begin < w.k_end) load_tile(w.k_begin, 0);
   int stage = 0;
   for (int tile = w.k_begin; tile < w.k_end; tile += kKeys, stage ^= 1) {
     if (tile + kKeys < w.k_end) {
-      load_tile(tile + kKeys, stage ^ 1);  // its stage was released by the last barrier
+      // Its stage was released by the last barrier. Waiting for all groups but this one
+      // covers both of the first tile's.
+      load_tile(tile + kKeys, stage ^ 1, tile + kKeys, tile + 2 * kKeys);
       WaitCopies<1>();
     } else {
       WaitCopies<0>();

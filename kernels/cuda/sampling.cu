@@ -1,8 +1,10 @@
 // Token sampling on the device: one block of 1024 threads per logits row.
 //
 // Algorithm (every pass strides over the row, which stays in L2):
-//  1. The row's max (and its lowest index: the greedy pick) and sum of exp(x - max),
-//     which give the chosen token's log probability under the raw logits.
+//  1. One pass, in 16-byte vectors where rows allow: the row's max (and its lowest
+//     index: the greedy pick) and the sum of exp(x - max), kept online (rescaled when
+//     the max grows), which give the chosen token's log probability under the raw
+//     logits. A greedy row needs nothing more.
 //  2. Temperature > 0: the kept set is "key > threshold, or key == threshold and index
 //     <= cut", where key orders logits as unsigned integers. top_k finds the k-th
 //     largest key by radix selection (four 8-bit histogram passes). top_p then finds,
@@ -14,9 +16,11 @@
 //  3. The draw: target = uniform * kept mass, then a block scan walks the kept tokens
 //     in index order to the first whose cumulative mass exceeds the target.
 #include <cfloat>
+#include <climits>
 
 #include "kernels/cuda/float_traits.cuh"
 #include "kernels/cuda/launch.h"
+#include "kernels/cuda/pdl.cuh"
 
 namespace loom::cuda {
 namespace {
@@ -48,6 +52,7 @@ __device__ __forceinline__ bool Kept(uint32_t key, int index, Cut c) {
 struct Shared {
   float warp_f[kWarps];
   int warp_i[kWarps];
+  float warp_sum[kWarps];
   float bin_mass[kBins];
   int bin_count[kBins];
   uint32_t prefix;
@@ -172,6 +177,30 @@ __device__ float KeptMass(const T* row, int vocab, Cut keep, float max_logit, fl
   return total;
 }
 
+// A running max with its lowest index and the sum of exp(x - max) over what it has seen.
+struct MaxSum {
+  float max = -INFINITY;
+  int index = INT_MAX;
+  float sum = 0.0f;
+
+  __device__ __forceinline__ void Add(float x, int i) {
+    if (x > max) {
+      sum *= expf(max - x);  // 0 while nothing was seen
+      max = x;
+      index = i;
+    }
+    sum += x > -INFINITY ? expf(x - max) : 0.0f;
+  }
+  __device__ __forceinline__ void Merge(const MaxSum& o) {
+    const float m = fmaxf(max, o.max);
+    // A side that saw nothing has sum 0 and max -inf, and adds nothing.
+    sum =
+        (sum > 0.0f ? sum * expf(max - m) : 0.0f) + (o.sum > 0.0f ? o.sum * expf(o.max - m) : 0.0f);
+    if (o.max > max || (o.max == max && o.index < index)) index = o.index;
+    max = m;
+  }
+};
+
 template <typename T>
 __global__ void __launch_bounds__(kThreads) SampleRows(SampleParams p) {
   __shared__ Shared sh;
@@ -179,49 +208,46 @@ __global__ void __launch_bounds__(kThreads) SampleRows(SampleParams p) {
   const T* row = static_cast<const T*>(p.logits) + static_cast<int64_t>(r) * p.vocab;
   const int lane = threadIdx.x % 32;
   const int warp = threadIdx.x / 32;
+  WaitForPriorGrids();
+  AllowDependentLaunch();
 
-  // 1. max with its lowest index, then sum exp(x - max).
-  float best = -INFINITY;
-  int best_index = p.vocab;
-  for (int i = threadIdx.x; i < p.vocab; i += kThreads) {
-    const float x = ToFloat(row[i]);
-    if (x > best) {
-      best = x;
-      best_index = i;
+  // 1. The max with its lowest index, and the sum of exp(x - max), in one pass.
+  MaxSum acc;
+  if (p.vocab % 8 == 0) {  // the row starts on a 16-byte boundary
+    const int vectors = p.vocab / 8;
+#pragma unroll 4
+    for (int v = threadIdx.x; v < vectors; v += kThreads) {
+      const Vec8<T> x = LoadVec8(row + 8 * v);
+#pragma unroll
+      for (int j = 0; j < 8; ++j) acc.Add(ToFloat(x.v[j]), 8 * v + j);
     }
+  } else {
+    for (int i = threadIdx.x; i < p.vocab; i += kThreads) acc.Add(ToFloat(row[i]), i);
   }
 #pragma unroll
   for (int offset = 16; offset > 0; offset >>= 1) {
-    const float x = __shfl_xor_sync(0xffffffffu, best, offset);
-    const int i = __shfl_xor_sync(0xffffffffu, best_index, offset);
-    if (x > best || (x == best && i < best_index)) {
-      best = x;
-      best_index = i;
-    }
+    acc.Merge(MaxSum{__shfl_xor_sync(0xffffffffu, acc.max, offset),
+                     __shfl_xor_sync(0xffffffffu, acc.index, offset),
+                     __shfl_xor_sync(0xffffffffu, acc.sum, offset)});
   }
   if (lane == 0) {
-    sh.warp_f[warp] = best;
-    sh.warp_i[warp] = best_index;
+    sh.warp_f[warp] = acc.max;
+    sh.warp_i[warp] = acc.index;
+    sh.warp_sum[warp] = acc.sum;
   }
   __syncthreads();
   if (threadIdx.x == 0) {
-    for (int w = 1; w < kWarps; ++w) {
-      if (sh.warp_f[w] > sh.warp_f[0] ||
-          (sh.warp_f[w] == sh.warp_f[0] && sh.warp_i[w] < sh.warp_i[0])) {
-        sh.warp_f[0] = sh.warp_f[w];
-        sh.warp_i[0] = sh.warp_i[w];
-      }
-    }
+    MaxSum all{sh.warp_f[0], sh.warp_i[0], sh.warp_sum[0]};
+    for (int w = 1; w < kWarps; ++w) all.Merge(MaxSum{sh.warp_f[w], sh.warp_i[w], sh.warp_sum[w]});
+    sh.warp_f[0] = all.max;
+    sh.warp_i[0] = all.index;
+    sh.warp_sum[0] = all.sum;
   }
   __syncthreads();
   const float max_logit = sh.warp_f[0];
   const int argmax = sh.warp_i[0];
+  const float log_sum = logf(sh.warp_sum[0]);
   __syncthreads();
-  float sum = 0.0f;
-  for (int i = threadIdx.x; i < p.vocab; i += kThreads) sum += expf(ToFloat(row[i]) - max_logit);
-  float total;
-  BlockScan(sum, sh.warp_f, &total);
-  const float log_sum = logf(total);
 
   const float temperature = p.temperature[r];
   int pick = argmax;
@@ -294,7 +320,7 @@ void LaunchSample(const SampleParams& p, cudaStream_t stream) {
   if (p.rows == 0) return;
   DispatchFloat(p.type, [&](auto zero) {
     using T = decltype(zero);
-    SampleRows<T><<<p.rows, kThreads, 0, stream>>>(p);
+    LaunchPdl(SampleRows<T>, p.rows, kThreads, 0, stream, p);
   });
 }
 

@@ -1,12 +1,17 @@
-// Where a decode step of the Llama-3-8B shape spends its time on the CUDA backend: each
-// operation of the step alone, at batch 1 and 256, over a context of 424 tokens (the
-// latency workload's 224 + 200). Prints a markdown table for docs/BENCHMARKS.md.
-//
-// Method: each operation is recorded 50 times into a CUDA graph, and the graph is
-// replayed 5 times between synchronizations; the time per call excludes launch gaps,
-// as the engine's decode graphs do. Weights rotate among 4 copies so that the matrix
-// products read HBM rather than the 50 MB L2. Inputs are random, never zeros.
-// Run by hand on a GPU: not a test.
+// Where a decode step of the Llama-3-8B shape spends its time on the CUDA backend, at
+// batch 1 and 256, over a context of 424 tokens (the latency workload's 224 + 200).
+// Prints markdown tables for docs/BENCHMARKS.md:
+//  - each operation alone: recorded 50 times into a CUDA graph, the graph replayed 5
+//    times between synchronizations, so that the time per call excludes launch gaps, as
+//    the engine's decode graphs do. Weights rotate among 4 copies so that the matrix
+//    products read HBM rather than the 50 MB L2;
+//  - the whole step: the operations of ModelRunner::RunLayers in its order over 32
+//    layers of distinct weights, recorded into one graph (what the engine replays), and
+//    that graph driven as the engine drives it: the index upload, the replay, the
+//    sampling and the copy back of the ids, from pageable or from pinned host memory.
+// Inputs are random, never zeros. Run by hand on a GPU: not a test.
+#include <cuda_runtime_api.h>
+
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -32,6 +37,7 @@ constexpr int kBlockSize = 64;
 constexpr int kCopies = 4;
 constexpr int kCallsPerGraph = 50;
 constexpr int kReplays = 5;
+constexpr int kStepReplays = 20;
 
 class Bench {
  public:
@@ -83,10 +89,52 @@ class Bench {
     return elapsed.count() / (kReplays * kCallsPerGraph);
   }
 
+  // Microseconds per call of `step()`, called kStepReplays times after one warm-up call,
+  // without a synchronization between calls unless `step` has one.
+  double TimeSteps(const std::function<void()>& step) {
+    step();
+    gpu_.Synchronize();
+    const auto start = std::chrono::steady_clock::now();
+    for (int r = 0; r < kStepReplays; ++r) step();
+    gpu_.Synchronize();
+    const std::chrono::duration<double, std::micro> elapsed =
+        std::chrono::steady_clock::now() - start;
+    return elapsed.count() / kStepReplays;
+  }
+
  private:
   CudaBackend& gpu_;
   std::vector<uint16_t> noise_;
   std::vector<DeviceBuffer> buffers_;
+};
+
+// The weights of a whole model of the shape: 32 layers, each its own.
+struct ModelWeightsOnDevice {
+  struct Layer {
+    Tensor input_norm, qkv, o, post_norm, gate_up, down;
+  };
+  std::vector<Layer> layers;
+  Tensor final_norm, lm_head, embed;
+
+  explicit ModelWeightsOnDevice(Bench& b) {
+    for (int l = 0; l < kLayers; ++l) {
+      layers.push_back({b.Random({kHidden}),
+                        b.Random({(kHeads + 2 * kKvHeads) * kHeadDim, kHidden}),
+                        b.Random({kHidden, kHeads * kHeadDim}), b.Random({kHidden}),
+                        b.Random({2 * kInter, kHidden}), b.Random({kHidden, kInter})});
+    }
+    final_norm = b.Random({kHidden});
+    lm_head = b.Random({kVocab, kHidden});
+    embed = b.Random({kVocab, kHidden});
+  }
+};
+
+// Microseconds of one decode step, whole (see the file comment).
+struct StepTimes {
+  double graph = 0.0;          // the layers' graph, replayed back to back
+  double graph_sampled = 0.0;  // the same graph with the sampling recorded in it
+  double pageable = 0.0;       // upload, replay, sampling, copy back: pageable host memory
+  double pinned = 0.0;         // the same from pinned host memory
 };
 
 struct Row {
@@ -97,7 +145,8 @@ struct Row {
   double bytes;  // read + written per call, the floor's count
 };
 
-void RunBatch(CudaBackend& gpu, Bench& b, int batch, std::vector<Row>& rows) {
+StepTimes RunBatch(CudaBackend& gpu, Bench& b, const ModelWeightsOnDevice& model, int batch,
+                   std::vector<Row>& rows) {
   const int64_t n = batch;
   std::vector<Tensor> qkv_w, o_w, gate_up_w, down_w;
   for (int c = 0; c < kCopies; ++c) {
@@ -190,6 +239,75 @@ void RunBatch(CudaBackend& gpu, Bench& b, int batch, std::vector<Row>& rows) {
                                      sampled, logprobs);
                   }),
                   1, 2.0 * logits.numel()});
+  // The split count follows max_kv_len: a graph sizes it for the longest sequence.
+  AttentionBatch exact = attention;
+  exact.max_kv_len = kContext;
+  rows.push_back({"paged_attention, max_kv_len = context", bs,
+                  b.Time([&](int) { gpu.PagedAttention(qkv, kHeads, cache, exact, 0.088f, attn); }),
+                  0, 2.0 * 2 * n * kContext * kKvHeads * kHeadDim});
+
+  // The whole step, in ModelRunner::RunLayers' order.
+  std::vector<KvCacheView> caches;
+  for (int l = 0; l < kLayers; ++l) {
+    caches.push_back({b.Random({num_blocks, kBlockSize, kKvHeads, kHeadDim}),
+                      b.Random({num_blocks, kBlockSize, kKvHeads, kHeadDim})});
+  }
+  std::vector<int32_t> row_ids(batch);
+  for (int s = 0; s < batch; ++s) row_ids[s] = s;
+  Tensor logit_rows = b.I32(row_ids);
+  Tensor last_rows = b.Random({n, kHidden});
+  const float eps = 1e-5f;
+  const RopeParams rope{inv_freq, kHeadDim};
+  auto layers = [&] {
+    gpu.Embedding(model.embed, ids, residual);
+    gpu.RmsNorm(residual, model.layers[0].input_norm, eps, x);
+    for (int l = 0; l < kLayers; ++l) {
+      const ModelWeightsOnDevice::Layer& w = model.layers[l];
+      if (l > 0) gpu.AddRmsNorm(x, residual, w.input_norm, eps);
+      gpu.Linear(x, w.qkv, Tensor(), qkv.Reshape({n, (kHeads + 2 * kKvHeads) * kHeadDim}));
+      gpu.RopeAndWriteKvCache(qkv, kHeads, pos, rope, slot, caches[l]);
+      gpu.PagedAttention(qkv, kHeads, caches[l], attention, 0.088f, attn);
+      gpu.Linear(attn.Reshape({n, kHeads * kHeadDim}), w.o, Tensor(), x);
+      gpu.AddRmsNorm(x, residual, w.post_norm, eps);
+      gpu.Linear(x, w.gate_up, Tensor(), gate_up);
+      gpu.SiluAndMul(gate_up, act);
+      gpu.Linear(act, w.down, Tensor(), x);
+    }
+    gpu.AddRmsNorm(x, residual, model.final_norm, eps);
+    gpu.Embedding(x, logit_rows, last_rows);
+    gpu.Linear(last_rows, model.lm_head, Tensor(), logits);
+  };
+  auto sample = [&] {
+    gpu.SampleTokens(logits, SamplingBatch{temperature, top_k, top_p, uniform}, sampled, logprobs);
+  };
+  auto graph = gpu.Capture(layers);
+  auto graph_sampled = gpu.Capture([&] {
+    layers();
+    sample();
+  });
+  LOOM_CHECK(graph.ok() && *graph != nullptr && graph_sampled.ok() && *graph_sampled != nullptr);
+  StepTimes t;
+  t.graph = b.TimeSteps([&] { (*graph)->Replay(); });
+  t.graph_sampled = b.TimeSteps([&] { (*graph_sampled)->Replay(); });
+  // The engine's upload: the packed index arrays of a step of up to 2048 tokens.
+  const size_t upload_bytes = (3 * 2048 + 10 * 256 + kv_indices.size()) * 4;
+  Tensor upload = b.Alloc(DType::kI32, {static_cast<int64_t>(upload_bytes / 4)});
+  auto engine_step = [&](void* host_in, void* host_out) {
+    gpu.CopyToDevice(upload.data, host_in, upload_bytes);
+    (*graph)->Replay();
+    sample();
+    gpu.CopyToHost(host_out, sampled.data, 4 * n);
+  };
+  std::vector<int32_t> pageable_in(upload_bytes / 4), pageable_out(2 * n);
+  t.pageable = b.TimeSteps([&] { engine_step(pageable_in.data(), pageable_out.data()); });
+  void* pinned_in = nullptr;
+  void* pinned_out = nullptr;
+  LOOM_CHECK(cudaMallocHost(&pinned_in, upload_bytes) == cudaSuccess &&
+             cudaMallocHost(&pinned_out, 2 * 4 * n) == cudaSuccess);
+  t.pinned = b.TimeSteps([&] { engine_step(pinned_in, pinned_out); });
+  cudaFreeHost(pinned_in);
+  cudaFreeHost(pinned_out);
+  return t;
 }
 
 }  // namespace
@@ -204,9 +322,10 @@ int main() {
     return 1;
   }
   Bench bench(**gpu);
+  const ModelWeightsOnDevice model(bench);
   for (int batch : {1, 256}) {
     std::vector<Row> rows;
-    RunBatch(**gpu, bench, batch, rows);
+    const StepTimes step = RunBatch(**gpu, bench, model, batch, rows);
     double total_us = 0.0;
     std::printf("\n| op (batch %d) | shape | us per call | calls per step | ms per step | GB/s |\n",
                 batch);
@@ -218,6 +337,12 @@ int main() {
                   r.per_step, ms, r.bytes / (r.us * 1e3));
     }
     std::printf("| **sum** | | | | **%.3f** | |\n", total_us / 1000.0);
+    std::printf("\n| whole step (batch %d) | ms |\n|---|---|\n", batch);
+    std::printf("| the layers' graph, back to back | %.3f |\n", step.graph / 1000.0);
+    std::printf("| the graph with the sampling in it | %.3f |\n", step.graph_sampled / 1000.0);
+    std::printf("| upload, graph, sampling, copy back (pageable) | %.3f |\n",
+                step.pageable / 1000.0);
+    std::printf("| the same from pinned memory | %.3f |\n", step.pinned / 1000.0);
   }
   return 0;
 }
