@@ -18,6 +18,9 @@
 #   latency   `loom bench --workload latency` on $MODEL
 #   sharegpt  `loom bench --workload sharegpt-synth` (2000 requests, concurrency 256)
 #   kernels   the per-kernel time breakdown of one decode step (cuda_decode_breakdown)
+#   ncu       Nsight Compute's isolated time of each small kernel of a batch-1 decode
+#             step (the breakdown's first calls of each), to split the attention's two
+#             passes and find latency-bound kernels
 set -uo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -122,8 +125,23 @@ step_kernels() {
   cat "$out/kernels.md"
 }
 
+step_ncu() {
+  local ncu
+  ncu=$(command -v ncu || ls /usr/local/cuda/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null |
+    head -1)
+  [ -n "$ncu" ] || { echo "ncu: not found"; return; }
+  # --clock-control none: the device's clocks are left as they are (METHOD.md).
+  for kernel in PagedAttentionMma CombineSplits AddRmsNorm RopeWriteKv SiluAndMul Gemv SampleRows; do
+    timeout 120 "$ncu" --clock-control none -k "regex:$kernel" --launch-count 2 \
+      --metrics gpu__time_duration.sum,dram__bytes_read.sum,launch__grid_size,launch__block_size \
+      "$packed_root/$build_rel/tests/bench/cuda_decode_breakdown" 2>&1 |
+      grep -E '^  [A-Za-z_]|gpu__time|dram__bytes|grid_size|block_size'
+  done > "$out/ncu.txt"
+  cat "$out/ncu.txt"
+}
+
 publish() {
-  cp "$out"/*.md "$out"/latency.json "$out"/sharegpt.json "$final/" 2>/dev/null
+  cp "$out"/*.md "$out"/latency.json "$out"/sharegpt.json "$out"/ncu.txt "$final/" 2>/dev/null
   tar -czf "$final/results.tar.gz" -C "$out" .
 }
 
