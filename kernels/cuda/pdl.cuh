@@ -12,8 +12,9 @@
 // so the order of results is the stream's. Since a kernel lets the next one be
 // scheduled only after its own wait, every kernel but the one just before has completed
 // when a kernel starts: a prologue may also read what those wrote (the attention reads
-// the keys that earlier steps cached while the RoPE kernel writes the new ones). On devices before
-// sm_90 both are no-ops and the launch attribute is ignored: launches serialize as usual.
+// the keys that earlier steps cached while the RoPE kernel writes the new ones). On
+// devices before sm_90 both are no-ops and the launch attribute is ignored: launches
+// serialize as usual.
 #pragma once
 
 #include <cuda_runtime.h>
