@@ -130,7 +130,7 @@ step_ncu() {
   ncu=$(command -v ncu || ls /usr/local/cuda/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null |
     head -1)
   [ -n "$ncu" ] || { echo "ncu: not found"; return; }
-  # --clock-control none: the device's clocks are left as they are (METHOD.md).
+  # --clock-control none: the device's clocks stay as they are, as for every other step.
   for kernel in PagedAttentionMma CombineSplits AddRmsNorm RopeWriteKv SiluAndMul Gemv SampleRows; do
     timeout 120 "$ncu" --clock-control none -k "regex:$kernel" --launch-count 2 \
       --metrics gpu__time_duration.sum,dram__bytes_read.sum,launch__grid_size,launch__block_size \
