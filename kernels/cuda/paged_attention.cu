@@ -50,27 +50,17 @@ __global__ void __launch_bounds__(kWarps * 32) PagedAttentionTiled(PagedAttentio
   AllowDependentLaunch();
   BlockWork w;
   if (!PlanBlock(p, kRows, kKeyTile, &w)) return;
-  const int kv_head = w.kv_head;
-  const int split = w.split;
-  const int group = w.group;
-  const int q_begin = w.q_begin;
-  const int seq_rows = w.seq_rows;
-  const int row0 = w.row0;
-  const int kv_begin = w.kv_begin;
-  const int first_pos = w.first_pos;
-  const int k_begin = w.k_begin;
-  const int k_end = w.k_end;
 
   const int total_heads = p.num_heads + 2 * p.kv_heads;
   const T* qkv = static_cast<const T*>(p.qkv);
   for (int idx = threadIdx.x; idx < kRows * kVecs; idx += blockDim.x) {
     const int r = idx / kVecs;
     const int c = (idx % kVecs) * 8;
-    const int row = row0 + r;
+    const int row = w.row0 + r;
     Vec8<T> q{};
-    if (row < seq_rows) {
-      const int64_t token = q_begin + row / group;
-      const int head = kv_head * group + row % group;
+    if (row < w.seq_rows) {
+      const int64_t token = w.q_begin + row / w.group;
+      const int head = w.kv_head * w.group + row % w.group;
       q = LoadVec8(qkv + (token * total_heads + head) * kHeadDim + c);
     } else {
 #pragma unroll
@@ -87,7 +77,7 @@ __global__ void __launch_bounds__(kWarps * 32) PagedAttentionTiled(PagedAttentio
   float acc[kRowsPerWarp][kDimsPerLane];
 #pragma unroll
   for (int r = 0; r < kRowsPerWarp; ++r) {
-    position[r] = first_pos + (row0 + warp * kRowsPerWarp + r) / group;
+    position[r] = w.first_pos + (w.row0 + warp * kRowsPerWarp + r) / w.group;
     m[r] = -INFINITY;
     l[r] = 0.0f;
 #pragma unroll
@@ -97,7 +87,7 @@ __global__ void __launch_bounds__(kWarps * 32) PagedAttentionTiled(PagedAttentio
   const T* k_cache = static_cast<const T*>(p.k_cache);
   const T* v_cache = static_cast<const T*>(p.v_cache);
   const float scale_log2 = p.scale * kLog2e;
-  for (int tile = k_begin; tile < k_end; tile += kKeyTile) {
+  for (int tile = w.k_begin; tile < w.k_end; tile += kKeyTile) {
     __syncthreads();  // the previous tile is consumed; q_s is written on the first pass
     for (int idx = threadIdx.x; idx < kKeyTile * kVecs; idx += blockDim.x) {
       const int key = idx / kVecs;
@@ -105,10 +95,10 @@ __global__ void __launch_bounds__(kWarps * 32) PagedAttentionTiled(PagedAttentio
       const int kpos = tile + key;
       Vec8<T> kv{};
       Vec8<T> vv{};
-      if (kpos < k_end) {
-        const int64_t block = p.kv_indices[kv_begin + kpos / p.block_size];
+      if (kpos < w.k_end) {
+        const int64_t block = p.kv_indices[w.kv_begin + kpos / p.block_size];
         const int64_t slot = block * p.block_size + kpos % p.block_size;
-        const int64_t offset = (slot * p.kv_heads + kv_head) * kHeadDim + c;
+        const int64_t offset = (slot * p.kv_heads + w.kv_head) * kHeadDim + c;
         kv = LoadVec8(k_cache + offset);
         vv = LoadVec8(v_cache + offset);
       } else {
@@ -139,7 +129,7 @@ __global__ void __launch_bounds__(kWarps * 32) PagedAttentionTiled(PagedAttentio
     const int kpos = tile + lane;
 #pragma unroll
     for (int r = 0; r < kRowsPerWarp; ++r) {
-      const bool visible = kpos < k_end && kpos <= position[r];
+      const bool visible = kpos < w.k_end && kpos <= position[r];
       const float score = visible ? s[r] * scale_log2 : -INFINITY;
       const float m_new = fmaxf(m[r], WarpMax(score));
       float prob = 0.0f;
@@ -170,10 +160,10 @@ __global__ void __launch_bounds__(kWarps * 32) PagedAttentionTiled(PagedAttentio
 
 #pragma unroll
   for (int r = 0; r < kRowsPerWarp; ++r) {
-    const int row = row0 + warp * kRowsPerWarp + r;
-    if (row >= seq_rows) continue;
-    const int64_t token = q_begin + row / group;
-    const int64_t head = kv_head * group + row % group;
+    const int row = w.row0 + warp * kRowsPerWarp + r;
+    if (row >= w.seq_rows) continue;
+    const int64_t token = w.q_begin + row / w.group;
+    const int64_t head = w.kv_head * w.group + row % w.group;
     const int64_t out_row = token * p.num_heads + head;
     if (p.num_splits == 1) {
       T* out = static_cast<T*>(p.out) + out_row * kHeadDim + lane * kDimsPerLane;
@@ -181,7 +171,7 @@ __global__ void __launch_bounds__(kWarps * 32) PagedAttentionTiled(PagedAttentio
 #pragma unroll
       for (int e = 0; e < kDimsPerLane; ++e) out[e] = FromFloat<T>(acc[r][e] * inv);
     } else {
-      const int64_t partial = out_row * p.num_splits + split;
+      const int64_t partial = out_row * p.num_splits + w.split;
       float* out = p.partial_out + partial * kHeadDim + lane * kDimsPerLane;
 #pragma unroll
       for (int e = 0; e < kDimsPerLane; ++e) out[e] = acc[r][e];
