@@ -14,10 +14,6 @@ bool Contains(const std::vector<int32_t>& ids, int32_t id) {
   return std::find(ids.begin(), ids.end(), id) != ids.end();
 }
 
-void Erase(std::vector<Sequence*>& list, Sequence* seq) {
-  list.erase(std::remove(list.begin(), list.end(), seq), list.end());
-}
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(LoadedModel model,
@@ -119,7 +115,7 @@ EngineStats Engine::stats() const {
 void Engine::Run() {
   std::vector<QueuedRequest> incoming;
   while (true) {
-    const bool idle = running_.empty() && waiting_.empty();
+    const bool idle = running_.empty() && waiting_.empty() && !ahead_.has_value();
     incoming.clear();
     const bool open =
         queue_.PopAll(idle ? absl::Milliseconds(100) : absl::ZeroDuration(), &incoming);
@@ -127,11 +123,16 @@ void Engine::Run() {
     if (!open) {
       // Shutting down: everything still in flight ends as cancelled.
       while (!sequences_.empty()) FinishSequence(*sequences_.front(), FinishReason::kCancelled);
+      if (ahead_.has_value()) {
+        // Its rows all ended; the runner still holds it.
+        if (ahead_->pending) (void)model_.runner->CollectSamples();
+        ahead_.reset();
+      }
       PublishStats();
       return;
     }
     ReapCancelledAndExpired();
-    if (!running_.empty() || !waiting_.empty()) Step();
+    if (!running_.empty() || !waiting_.empty() || ahead_.has_value()) Step();
     PublishStats();
   }
 }
@@ -301,128 +302,6 @@ void Engine::ReapCancelledAndExpired() {
   for (Sequence* s : cancelled) FinishSequence(*s, FinishReason::kCancelled);
 }
 
-void Engine::Step() {
-  BatchPlan plan = scheduler_.Plan(running_, waiting_, pool_);
-  // Idle sessions' KV goes before any running sequence is preempted or any waiting one
-  // is held back.
-  while (plan.out_of_blocks && EvictIdleKv()) plan = scheduler_.Plan(running_, waiting_, pool_);
-  if (plan.chunks.empty() && plan.preempted.empty()) {
-    // Nothing runs and the first waiting request does not fit in an empty pool. Submit
-    // rules this out, so it is a request the pool can never hold.
-    if (running_.empty() && !waiting_.empty()) {
-      Sequence* head = *std::min_element(
-          waiting_.begin(), waiting_.end(),
-          [](const Sequence* a, const Sequence* b) { return a->arrival < b->arrival; });
-      FailSequence(*head, absl::ResourceExhaustedError("the KV cache cannot hold this request"));
-    }
-    return;
-  }
-  std::vector<Sequence*> first_admissions;
-  for (const ScheduledChunk& c : plan.chunks) {
-    // A session turn resuming on resident KV looks nothing up in the prefix cache.
-    if (c.admit && !c.seq->admitted_once && c.seq->blocks.empty()) {
-      first_admissions.push_back(c.seq);
-    }
-  }
-  kv_.Commit(plan);
-  counters_.num_preemptions += static_cast<int64_t>(plan.preempted.size());
-  for (Sequence* s : first_admissions) {
-    counters_.prefix_cache_queries += s->num_prompt_tokens;
-    counters_.prefix_cache_hits += s->num_cached_prompt_tokens;
-  }
-  for (Sequence* s : plan.preempted) {
-    Erase(running_, s);
-    waiting_.push_back(s);
-  }
-  for (const ScheduledChunk& c : plan.chunks) {
-    if (!c.admit) continue;
-    Erase(waiting_, c.seq);
-    running_.push_back(c.seq);
-    if (c.seq->queued_tokens >= 0) {  // its first admission
-      counters_.request_queue_time_seconds.Observe(
-          absl::ToDoubleSeconds(absl::Now() - c.seq->arrival_time));
-    }
-    MarkStarted(*c.seq);
-  }
-  if (plan.chunks.empty()) return;
-
-  const int block_size = model_.options.block_size;
-  ForwardBatch batch;
-  for (const ScheduledChunk& c : plan.chunks) {
-    batch.AddSequence(std::span<const int32_t>(c.seq->tokens).subspan(c.start, c.num_tokens),
-                      c.start, c.seq->blocks, block_size, c.samples());
-  }
-  auto tokens = RunAndSample(plan, batch);
-  if (!tokens.ok()) {
-    for (const ScheduledChunk& c : plan.chunks) {
-      FailSequence(*c.seq, absl::InternalError(
-                               absl::StrCat("forward step failed: ", tokens.status().message())));
-    }
-    return;
-  }
-  ++counters_.num_steps;
-  counters_.batch_size.Observe(static_cast<double>(plan.chunks.size()));
-
-  size_t row = 0;
-  std::vector<std::pair<Sequence*, FinishReason>> finished;
-  for (const ScheduledChunk& c : plan.chunks) {
-    kv_.Finish(c);
-    if (!c.samples()) continue;
-    Sequence& seq = *c.seq;
-    if (auto reason = SampleNext(seq, (*tokens)[row++]); reason.has_value()) {
-      finished.emplace_back(&seq, *reason);
-    } else if (!seq.pending.token_ids.empty()) {
-      seq.channel->Push(std::exchange(seq.pending, RequestOutput{}));
-    }
-  }
-  for (auto [seq, reason] : finished) FinishSequence(*seq, reason);
-}
-
-absl::StatusOr<std::vector<SampledToken>> Engine::RunAndSample(const BatchPlan& plan,
-                                                               const ForwardBatch& batch) {
-  ModelRunner& runner = *model_.runner;
-  const size_t vocab = static_cast<size_t>(model_.config.vocab_size);
-  std::vector<SampledToken> tokens;
-  if (!runner.backend().SamplesOnDevice()) {
-    auto logits = runner.Forward(batch);
-    if (!logits.ok()) return logits.status();
-    size_t row = 0;
-    for (const ScheduledChunk& c : plan.chunks) {
-      if (!c.samples()) continue;
-      tokens.push_back(c.seq->sampler.Sample(logits->subspan(row++ * vocab, vocab)));
-    }
-    return tokens;
-  }
-  // On the device: the requests the device sampler covers take its token; the others
-  // get their logits row and sample on the host.
-  std::vector<RowSampling> rows;
-  for (const ScheduledChunk& c : plan.chunks) {
-    if (!c.samples()) continue;
-    Sampler& sampler = c.seq->sampler;
-    const SamplingParams& p = c.seq->request.sampling;
-    const bool on_device = sampler.SamplesOnDevice();
-    rows.push_back(RowSampling{.temperature = on_device ? p.temperature : 0.0f,
-                               .top_k = p.top_k,
-                               .top_p = p.top_p,
-                               .uniform = on_device ? sampler.NextDeviceUniform() : 0.0f,
-                               .needs_logits = !on_device});
-  }
-  auto sampled = runner.ForwardSample(batch, rows);
-  if (!sampled.ok()) return sampled.status();
-  size_t row = 0;
-  size_t logits_row = 0;
-  for (const ScheduledChunk& c : plan.chunks) {
-    if (!c.samples()) continue;
-    if (rows[row].needs_logits) {
-      tokens.push_back(c.seq->sampler.Sample(sampled->logits.subspan(logits_row++ * vocab, vocab)));
-    } else {
-      tokens.push_back(SampledToken{.id = sampled->ids[row], .logprob = sampled->logprobs[row]});
-    }
-    ++row;
-  }
-  return tokens;
-}
-
 std::optional<FinishReason> Engine::SampleNext(Sequence& seq, const SampledToken& token) {
   seq.tokens.push_back(token.id);
   ++counters_.generation_tokens;
@@ -542,8 +421,13 @@ void Engine::MarkStarted(Sequence& seq) {
 
 void Engine::Remove(Sequence* seq) {
   kv_.Release(*seq);
-  Erase(running_, seq);
-  Erase(waiting_, seq);
+  std::erase(running_, seq);
+  std::erase(waiting_, seq);
+  if (ahead_.has_value()) {
+    for (ScheduledChunk& c : ahead_->chunks) {
+      if (c.seq == seq) c.seq = nullptr;
+    }
+  }
   sequences_.erase(std::find_if(sequences_.begin(), sequences_.end(),
                                 [seq](const auto& s) { return s.get() == seq; }));
 }

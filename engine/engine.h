@@ -5,6 +5,9 @@
 // pool (Scheduler, KvCacheManager, ModelRunner) and pushes each request's tokens and
 // text into its OutputChannel. Cancel a request through its channel.
 //
+// Where the backend samples on the device, the worker queues each decode step before it
+// reads back the step before (EngineConfig::async_scheduling, engine_step.cc).
+//
 // Thread-safety: Submit() and stats() may be called from any thread. The worker thread
 // owns the scheduler, the KV state and the model runner (DESIGN.md, "Threads"). A
 // request's final output is pushed after its blocks are released and stats() shows it.
@@ -39,6 +42,12 @@ struct EngineConfig {
   int max_queued_requests = 1024;
   int64_t max_queued_tokens = 1 << 22;
   int max_sessions = 4096;  // open stateful sessions (Request::session_id)
+  // Queue the next decode step before this one's tokens are read back, where the
+  // backend samples on the device: the host's work between steps then overlaps the
+  // device's. A sequence that ends in a step has already had one more token computed in
+  // the next, which is dropped, and a request that arrives meanwhile is admitted a step
+  // later.
+  bool async_scheduling = true;
 };
 
 class Engine {
@@ -80,12 +89,38 @@ class Engine {
   // else a waiting session turn's. False when there is none.
   bool EvictIdleKv();
   void ReapCancelledAndExpired();
+
+  // A forward step given to the model runner and not yet applied (engine_step.cc).
+  struct IssuedStep {
+    // A chunk's seq is null once its sequence has ended: its results are dropped.
+    std::vector<ScheduledChunk> chunks;
+    std::vector<bool> samples;         // per chunk: the step samples the sequence's next token
+    std::vector<bool> on_host;         // per sampled row: sampled on the host from its logits
+    bool pending = false;              // the runner holds it (IssueSample); else `tokens` has it
+    std::vector<SampledToken> tokens;  // per sampled row, once collected
+  };
+  // One step of continuous batching: the step queued ahead last time, else a new plan;
+  // then, if it can, the next decode step queued ahead; then this step's tokens.
   void Step();
-  // Runs the step's forward pass and picks the next token of each chunk that samples,
-  // in chunk order: on the device where the backend samples there and the request
-  // allows it, else with the sequence's own Sampler on the host.
-  absl::StatusOr<std::vector<SampledToken>> RunAndSample(const BatchPlan& plan,
-                                                         const ForwardBatch& batch);
+  // Plans a step, applies the plan to the KV state and issues it. nullopt when nothing
+  // runs (or the step failed, failing its sequences).
+  std::optional<IssuedStep> PlanAndIssue();
+  // Builds the forward batch of `chunks` and gives it to the runner: sampled on the
+  // device where the backend samples there and the request allows it, else with the
+  // sequence's own Sampler on the host. Chunk i < fed_rows.size() is a decode of the
+  // token that row fed_rows[i] of the last issued step samples (IssueAhead).
+  absl::StatusOr<IssuedStep> Issue(std::vector<ScheduledChunk> chunks, std::vector<bool> samples,
+                                   std::span<const int32_t> fed_rows);
+  // The next decode step of every sequence `current` samples and does not end by length,
+  // committed and issued before `current`'s tokens are known. nullopt when it cannot be
+  // (async scheduling off, a host-sampled row, a prefill chunk in `current`, requests
+  // waiting with room in the batch, blocks short): the next step is then planned once
+  // `current` is applied.
+  std::optional<IssuedStep> IssueAhead(const IssuedStep& current);
+  // Waits for `step`'s tokens where the runner still holds them.
+  absl::Status Collect(IssuedStep& step);
+  // Records the step's tokens in its live sequences and ends those that stop.
+  void Apply(const IssuedStep& step);
   // Appends a sequence's next token, adds its text to the pending output, and says why
   // the sequence ends, if it does.
   std::optional<FinishReason> SampleNext(Sequence& seq, const SampledToken& token);
@@ -115,6 +150,7 @@ class Engine {
   std::vector<std::unique_ptr<Sequence>> sequences_;  // owns every live sequence
   std::vector<Sequence*> running_;
   std::vector<Sequence*> waiting_;
+  std::optional<IssuedStep> ahead_;  // issued by IssueAhead, applied by the next Step
   SessionTable sessions_;
   int64_t next_arrival_ = 0;
   EngineStats counters_;  // the counters part, updated by the worker

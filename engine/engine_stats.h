@@ -35,6 +35,10 @@ struct EngineStats {
   int64_t requests_failed_deadline = 0;  // the deadline passed while it waited
   int64_t requests_failed_internal = 0;  // anything else
   int64_t num_steps = 0;
+  // Async scheduling: steps queued before the step before them was read back, and the
+  // tokens they computed for sequences that ended meanwhile.
+  int64_t num_async_steps = 0;
+  int64_t num_async_discarded_tokens = 0;
 
   // Histograms.
   Histogram time_to_first_token_seconds{TimeToFirstTokenBuckets()};   // arrival to 1st token

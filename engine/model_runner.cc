@@ -11,10 +11,14 @@
 namespace loom {
 namespace {
 
-// Where each per-step array starts in the packed step buffer, in 4-byte words.
+// Where each per-step array starts in the packed step buffer, in 4-byte words. A step
+// uploads everything before kv_indices' end; the sampled ids and log probabilities
+// come after kv_indices' capacity, so that the next step's upload leaves them for it to
+// take its tokens from (ModelRunner::IssueSample's fed_rows).
 struct StepLayout {
-  int64_t tokens = 0;  // capacity in tokens
-  int64_t seqs = 0;    // capacity in sequences
+  int64_t tokens = 0;       // capacity in tokens
+  int64_t seqs = 0;         // capacity in sequences
+  int64_t kv_capacity = 0;  // capacity of kv_indices
   int64_t ids() const { return 0; }
   int64_t positions() const { return tokens; }
   int64_t slots() const { return 2 * tokens; }
@@ -26,9 +30,10 @@ struct StepLayout {
   int64_t top_k() const { return temperature() + seqs; }
   int64_t top_p() const { return top_k() + seqs; }
   int64_t uniform() const { return top_p() + seqs; }
-  int64_t sampled_ids() const { return uniform() + seqs; }
+  int64_t kv_indices() const { return uniform() + seqs; }
+  int64_t sampled_ids() const { return kv_indices() + kv_capacity; }
   int64_t sampled_logprobs() const { return sampled_ids() + seqs; }
-  int64_t kv_indices() const { return sampled_logprobs() + seqs; }
+  int64_t size() const { return sampled_logprobs() + seqs; }
 };
 
 int SeqCapacity(const ModelRunnerOptions& options) {
@@ -39,10 +44,6 @@ int TokenCapacity(const ModelRunnerOptions& options) {
   return std::max(options.max_num_tokens, SeqCapacity(options));
 }
 
-StepLayout LayoutFor(const ModelRunnerOptions& options) {
-  return StepLayout{.tokens = TokenCapacity(options), .seqs = SeqCapacity(options)};
-}
-
 int MaxSeqLen(const ModelRunnerOptions& options) {
   return options.max_seq_len > 0 ? options.max_seq_len : options.num_blocks * options.block_size;
 }
@@ -50,6 +51,12 @@ int MaxSeqLen(const ModelRunnerOptions& options) {
 int MaxKvIndices(const ModelRunnerOptions& options) {
   const int blocks_per_seq = (MaxSeqLen(options) + options.block_size - 1) / options.block_size;
   return SeqCapacity(options) * std::min(blocks_per_seq, options.num_blocks + 1);
+}
+
+StepLayout LayoutFor(const ModelRunnerOptions& options) {
+  return StepLayout{.tokens = TokenCapacity(options),
+                    .seqs = SeqCapacity(options),
+                    .kv_capacity = MaxKvIndices(options)};
 }
 
 // Bytes of each activation and index buffer AllocateBuffers makes: the one list both it
@@ -81,7 +88,7 @@ BufferSizes BufferSizesFor(const ModelConfig& config, const ModelRunnerOptions& 
       .mlp_act = tokens * inter * element,
       .last_rows = seqs * hidden * element,
       .logits = seqs * config.vocab_size * element,
-      .step_arrays = (LayoutFor(options).kv_indices() + MaxKvIndices(options)) * 4,
+      .step_arrays = LayoutFor(options).size() * 4,
       .rope_inv_freq = head_dim / 2 * static_cast<int64_t>(sizeof(float)),
   };
 }
@@ -182,7 +189,15 @@ absl::Status ModelRunner::AllocateBuffers() {
   backend_->CopyToDevice(rope_inv_freq_.data(), inv_freq.data(), inv_freq.size() * sizeof(float));
   rope_ = RopeParams{.inv_freq = rope_inv_freq_.View(DType::kF32, {head_dim / 2}),
                      .rotary_dim = static_cast<int>(head_dim)};
-  host_step_arrays_.resize(static_cast<size_t>(sizes.step_arrays / 4));
+  const StepLayout layout = LayoutFor(options_);
+  for (int i = 0; i < kMaxPendingSteps; ++i) {
+    auto step = backend_->AllocateHost(static_cast<size_t>(sizes.step_arrays));
+    if (!step.ok()) return step.status();
+    host_steps_[i] = *std::move(step);
+    auto samples = backend_->AllocateHost(static_cast<size_t>(2 * layout.seqs * 4));
+    if (!samples.ok()) return samples.status();
+    host_samples_[i] = *std::move(samples);
+  }
   return absl::OkStatus();
 }
 
@@ -225,14 +240,17 @@ int ModelRunner::GraphBucket(const ForwardBatch& batch) const {
   return DecodeBucket(n);
 }
 
-void ModelRunner::Upload(const ForwardBatch& batch, int bucket) {
+int32_t* ModelRunner::NextHostStep() {
+  return static_cast<int32_t*>(host_steps_[num_issued_ % kMaxPendingSteps].data());
+}
+
+void ModelRunner::Upload(const ForwardBatch& batch, int bucket, int32_t* host) {
   const StepLayout layout = LayoutFor(options_);
   const int num_seqs = batch.num_seqs();
   const int padded_seqs = bucket > 0 ? bucket : num_seqs;
   const int padded_tokens = batch.num_tokens() + (padded_seqs - num_seqs);
   const int num_rows = bucket > 0 ? bucket : static_cast<int>(batch.logit_rows.size());
   const int num_kv_indices = static_cast<int>(batch.kv_indices.size()) + (padded_seqs - num_seqs);
-  int32_t* host = host_step_arrays_.data();
   auto put = [&](int64_t offset, const std::vector<int32_t>& values) {
     if (!values.empty()) {  // an empty vector's data() may be null, which memcpy forbids
       std::memcpy(host + offset, values.data(), values.size() * sizeof(int32_t));
@@ -359,9 +377,21 @@ absl::Status ModelRunner::Run(int num_tokens, int num_rows, int bucket) {
   return absl::OkStatus();
 }
 
-absl::Status ModelRunner::RunValidated(const ForwardBatch& batch) {
+absl::Status ModelRunner::RunValidated(const ForwardBatch& batch, int32_t* host,
+                                       std::span<const int32_t> fed_rows) {
   const int bucket = GraphBucket(batch);
-  Upload(batch, bucket);
+  Upload(batch, bucket, host);
+  ++num_issued_;
+  // Fed tokens take the last step's sampled ids, one copy per run of consecutive rows.
+  const StepLayout layout = LayoutFor(options_);
+  auto* base = static_cast<int32_t*>(step_arrays_.data());
+  for (size_t t = 0; t < fed_rows.size();) {
+    size_t end = t + 1;
+    while (end < fed_rows.size() && fed_rows[end] == fed_rows[end - 1] + 1) ++end;
+    backend_->CopyOnDevice(base + layout.ids() + t, base + layout.sampled_ids() + fed_rows[t],
+                           (end - t) * sizeof(int32_t));
+    t = end;
+  }
   return Run(batch.num_tokens(), static_cast<int>(batch.logit_rows.size()), bucket);
 }
 
@@ -383,8 +413,11 @@ void ModelRunner::AppendLogits(int64_t first_row, int64_t num_rows) {
 }
 
 absl::StatusOr<std::span<const float>> ModelRunner::Forward(const ForwardBatch& batch) {
+  if (!pending_.empty()) {
+    return absl::FailedPreconditionError("Forward while a sampling step is pending");
+  }
   if (auto status = Validate(batch); !status.ok()) return status;
-  if (auto status = RunValidated(batch); !status.ok()) return status;
+  if (auto status = RunValidated(batch, NextHostStep()); !status.ok()) return status;
   host_logits_.clear();
   const int64_t num_rows = static_cast<int64_t>(batch.logit_rows.size());
   if (num_rows > 0) AppendLogits(0, num_rows);
@@ -393,22 +426,55 @@ absl::StatusOr<std::span<const float>> ModelRunner::Forward(const ForwardBatch& 
 
 absl::StatusOr<SampledRows> ModelRunner::ForwardSample(const ForwardBatch& batch,
                                                        std::span<const RowSampling> rows) {
+  if (!pending_.empty()) {
+    return absl::FailedPreconditionError("ForwardSample while a sampling step is pending");
+  }
+  if (auto status = IssueSample(batch, rows); !status.ok()) return status;
+  return CollectSamples();
+}
+
+absl::Status ModelRunner::IssueSample(const ForwardBatch& batch, std::span<const RowSampling> rows,
+                                      std::span<const int32_t> fed_rows) {
   if (rows.size() != batch.logit_rows.size()) {
     return absl::InvalidArgumentError(absl::StrCat("sampling parameters for ", rows.size(),
                                                    " rows of a batch with ",
                                                    batch.logit_rows.size(), " logit rows"));
   }
+  if (static_cast<int>(pending_.size()) >= kMaxPendingSteps) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("IssueSample with ", pending_.size(), " steps pending"));
+  }
+  for (const PendingStep& p : pending_) {
+    if (!p.logits_rows.empty()) {
+      return absl::FailedPreconditionError(
+          "IssueSample while a pending step has logits to copy to the host");
+    }
+  }
+  if (fed_rows.size() > static_cast<size_t>(batch.num_tokens())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "fed_rows: ", fed_rows.size(), " rows for a batch of ", batch.num_tokens(), " tokens"));
+  }
+  for (int32_t row : fed_rows) {
+    if (row < 0 || row >= last_sampled_rows_) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "fed_rows: row ", row, " of a last step that sampled ", last_sampled_rows_, " rows"));
+    }
+  }
   if (auto status = Validate(batch); !status.ok()) return status;
   // The sampling parameters travel in the same transfer as the batch.
   const StepLayout layout = LayoutFor(options_);
+  int32_t* host = NextHostStep();
   const int64_t n = static_cast<int64_t>(rows.size());
+  PendingStep step{.rows = n};
   for (int64_t r = 0; r < n; ++r) {
-    std::memcpy(&host_step_arrays_[layout.temperature() + r], &rows[r].temperature, 4);
-    host_step_arrays_[layout.top_k() + r] = rows[r].top_k;
-    std::memcpy(&host_step_arrays_[layout.top_p() + r], &rows[r].top_p, 4);
-    std::memcpy(&host_step_arrays_[layout.uniform() + r], &rows[r].uniform, 4);
+    std::memcpy(&host[layout.temperature() + r], &rows[r].temperature, 4);
+    host[layout.top_k() + r] = rows[r].top_k;
+    std::memcpy(&host[layout.top_p() + r], &rows[r].top_p, 4);
+    std::memcpy(&host[layout.uniform() + r], &rows[r].uniform, 4);
+    if (rows[r].needs_logits) step.logits_rows.push_back(r);
   }
-  if (auto status = RunValidated(batch); !status.ok()) return status;
+  auto* samples = static_cast<int32_t*>(host_samples_[num_issued_ % kMaxPendingSteps].data());
+  if (auto status = RunValidated(batch, host, fed_rows); !status.ok()) return status;
   const DType dtype = backend_->activation_dtype();
   auto* base = static_cast<int32_t*>(step_arrays_.data());
   const SamplingBatch params{
@@ -421,20 +487,28 @@ absl::StatusOr<SampledRows> ModelRunner::ForwardSample(const ForwardBatch& batch
                          Tensor(base + layout.sampled_ids(), DType::kI32, {n}),
                          Tensor(base + layout.sampled_logprobs(), DType::kF32, {n}));
   // Ids and log probabilities are adjacent: one copy brings both.
-  host_ids_.resize(static_cast<size_t>(2 * layout.seqs));
-  backend_->CopyToHost(host_ids_.data(), base + layout.sampled_ids(),
-                       static_cast<size_t>(layout.seqs + n) * 4);
-  host_logprobs_.resize(static_cast<size_t>(n));
-  std::memcpy(host_logprobs_.data(), host_ids_.data() + layout.seqs, static_cast<size_t>(n) * 4);
+  step.copy = backend_->CopyToHostAsync(samples, base + layout.sampled_ids(),
+                                        static_cast<size_t>(layout.seqs + n) * 4);
+  step.host_samples = samples;
+  last_sampled_rows_ = n;
+  pending_.push_back(std::move(step));
+  return absl::OkStatus();
+}
 
-  // Rows sampled on the host need their logits.
+absl::StatusOr<SampledRows> ModelRunner::CollectSamples() {
+  if (pending_.empty()) return absl::FailedPreconditionError("CollectSamples with no step pending");
+  const PendingStep step = std::move(pending_.front());
+  pending_.pop_front();
+  backend_->WaitForHostCopy(step.copy);
+  const StepLayout layout = LayoutFor(options_);
+  const size_t n = static_cast<size_t>(step.rows);
+  host_ids_.assign(step.host_samples, step.host_samples + n);
+  host_logprobs_.resize(n);
+  std::memcpy(host_logprobs_.data(), step.host_samples + layout.seqs, n * 4);
+  // Rows sampled on the host need their logits: no later step has overwritten them.
   host_logits_.clear();
-  for (int64_t r = 0; r < n; ++r) {
-    if (rows[r].needs_logits) AppendLogits(r, 1);
-  }
-  return SampledRows{.ids = std::span<const int32_t>(host_ids_.data(), static_cast<size_t>(n)),
-                     .logprobs = host_logprobs_,
-                     .logits = host_logits_};
+  for (int64_t r : step.logits_rows) AppendLogits(r, 1);
+  return SampledRows{.ids = host_ids_, .logprobs = host_logprobs_, .logits = host_logits_};
 }
 
 }  // namespace loom

@@ -13,6 +13,8 @@
 // Thread-safety: worker-thread only.
 #pragma once
 
+#include <array>
+#include <deque>
 #include <map>
 #include <memory>
 #include <span>
@@ -79,9 +81,29 @@ class ModelRunner {
 
   // Runs one step like Forward and samples each logit row on the device with `rows`
   // (one per logit row). Errors as Forward's, and InvalidArgument when rows.size()
-  // differs from batch.logit_rows.size().
+  // differs from batch.logit_rows.size(). FailedPrecondition while a step is pending.
   absl::StatusOr<SampledRows> ForwardSample(const ForwardBatch& batch,
                                             std::span<const RowSampling> rows);
+
+  // ForwardSample in two halves, for async scheduling: IssueSample queues the step on the
+  // backend and returns without waiting for it; CollectSamples waits for the oldest
+  // pending step and returns its result. Up to kMaxPendingSteps steps may be pending, so
+  // that the next step is queued before this one's tokens are read back.
+  //
+  // `fed_rows`, when not empty, gives for each of the batch's first fed_rows.size()
+  // tokens the row of the last issued step whose sampled id it takes, in place of its
+  // batch.token_ids entry (which the caller does not know yet; any id in the vocabulary
+  // may stand there). Errors as ForwardSample's, and FailedPrecondition when
+  // kMaxPendingSteps steps are pending, when a pending step copies logits to the host
+  // (this step would overwrite them), or when fed_rows names a row the last issued step
+  // did not sample or comes with no step issued before.
+  static constexpr int kMaxPendingSteps = 2;
+  absl::Status IssueSample(const ForwardBatch& batch, std::span<const RowSampling> rows,
+                           std::span<const int32_t> fed_rows = {});
+  // Valid until the next CollectSamples, ForwardSample or Forward. FailedPrecondition
+  // when no step is pending.
+  absl::StatusOr<SampledRows> CollectSamples();
+  int num_pending_steps() const { return static_cast<int>(pending_.size()); }
 
   const ModelConfig& config() const { return config_; }
   const ModelRunnerOptions& options() const { return options_; }
@@ -97,14 +119,21 @@ class ModelRunner {
   // The decode bucket `batch` runs in as a graph, or 0 when it runs eagerly.
   int GraphBucket(const ForwardBatch& batch) const;
   // Copies the batch's index arrays (padded to `bucket` dummy sequences when non-zero)
-  // into the device in one transfer and points the views below at them.
-  void Upload(const ForwardBatch& batch, int bucket);
+  // into the device in one transfer from the host staging buffer `host`, and points the
+  // views below at them.
+  void Upload(const ForwardBatch& batch, int bucket, int32_t* host);
   // Issues the layers for the uploaded batch: logits_ gets `num_rows` rows.
   void RunLayers(int num_tokens, int num_rows);
   // Runs the uploaded batch, through its bucket's graph when `bucket` > 0.
   absl::Status Run(int num_tokens, int num_rows, int bucket);
-  // Uploads and runs a batch Validate accepted; logits_ then holds its logit rows.
-  absl::Status RunValidated(const ForwardBatch& batch);
+  // Uploads and runs a batch Validate accepted from the host staging buffer `host`, its
+  // first fed_rows.size() token ids taken from the last step's sampled ids; logits_ then
+  // holds its logit rows.
+  absl::Status RunValidated(const ForwardBatch& batch, int32_t* host,
+                            std::span<const int32_t> fed_rows = {});
+  // The host staging buffer the next step writes: the one the step before last used,
+  // whose transfer has run (its result was collected), when steps are issued ahead.
+  int32_t* NextHostStep();
   // Appends logits_ rows [first_row, first_row + num_rows) to host_logits_ as fp32.
   void AppendLogits(int64_t first_row, int64_t num_rows);
 
@@ -130,14 +159,27 @@ class ModelRunner {
   DeviceBuffer last_rows_;  // [max_num_seqs, hidden]
   DeviceBuffer logits_;     // [max_num_seqs, vocab]
   // Every per-step index array, packed: token ids, positions, slots, q_indptr, kv_indptr,
-  // kv_last_block_len, logit rows, then the sampling parameters and results, then
-  // kv_indices (the only one whose length is not bounded by tokens or sequences).
+  // kv_last_block_len, logit rows, the sampling parameters, kv_indices (the only one
+  // whose length is not bounded by tokens or sequences), then the sampled ids and log
+  // probabilities, which a step's upload leaves alone.
   DeviceBuffer step_arrays_;
-  std::vector<int32_t> host_step_arrays_;
+  // Host staging for step_arrays_ and for the sampled ids and log probabilities read
+  // back, in AllocateHost memory: two of each, used in turn, so that one step's are
+  // written while the step before it is still queued.
+  std::array<DeviceBuffer, kMaxPendingSteps> host_steps_;
+  std::array<DeviceBuffer, kMaxPendingSteps> host_samples_;
+  int64_t num_issued_ = 0;  // steps uploaded so far (Forward's and IssueSample's)
   Tensor ids_, positions_, slots_, logit_rows_;
   AttentionBatch attention_;
-  SamplingBatch sampling_;
-  Tensor sampled_ids_, sampled_logprobs_;
+
+  struct PendingStep {
+    int64_t rows = 0;
+    std::vector<int64_t> logits_rows;       // rows sampled on the host: their logits come back
+    int64_t copy = 0;                       // the ticket of the copy of ids and log probabilities
+    const int32_t* host_samples = nullptr;  // where that copy lands: [seqs] ids, [seqs] logprobs
+  };
+  std::deque<PendingStep> pending_;
+  int64_t last_sampled_rows_ = 0;  // rows the last issued step sampled, for fed_rows
 
   std::map<int, std::unique_ptr<BackendGraph>> graphs_;  // by bucket
   bool graphs_supported_ = true;

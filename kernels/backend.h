@@ -111,6 +111,21 @@ class Backend {
   // Device -> host; waits for all queued work first.
   virtual void CopyToHost(void* dst, const void* src, size_t bytes) = 0;
 
+  // Host memory the device copies to and from without the host waiting (page-locked on
+  // a GPU), for the transfers of a step issued before the last one is read back.
+  // CopyToDevice from it is queued: `src` must stay unchanged until the work queued after
+  // the copy has run. ResourceExhausted when it cannot be had.
+  virtual absl::StatusOr<DeviceBuffer> AllocateHost(size_t bytes) = 0;
+  // Device -> device, `bytes` bytes, queued after the work before it.
+  virtual void CopyOnDevice(void* dst, const void* src, size_t bytes) = 0;
+  // Device -> host into AllocateHost memory, queued after the work before it; returns at
+  // once with a ticket for WaitForHostCopy.
+  virtual int64_t CopyToHostAsync(void* dst, const void* src, size_t bytes) = 0;
+  // Waits until the copy `ticket` names has landed, and not for work queued after it.
+  // REQUIRES: `ticket` is one of the last kMaxPendingHostCopies tickets.
+  virtual void WaitForHostCopy(int64_t ticket) = 0;
+  static constexpr int kMaxPendingHostCopies = 4;
+
   // --- model operations --------------------------------------------------------------
   // out[t, :] = table[ids[t], :]: the embedding lookup, and any row gather.
   // table: [vocab, hidden]; ids: [T] I32; out: [T, hidden]

@@ -128,6 +128,12 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
     f.Histogram("loom_request_queue_time_seconds", "From arrival to the first step.", {m},
                 s.request_queue_time_seconds);
     f.Histogram("loom_batch_size", "Sequences per engine step.", {m}, s.batch_size);
+    f.Counter("loom_async_scheduling_steps_total",
+              "Decode steps queued before the step before them was read back.", {m},
+              s.num_async_steps);
+    f.Counter("loom_async_scheduling_discarded_tokens_total",
+              "Tokens computed by such steps for requests that had ended meanwhile.", {m},
+              s.num_async_discarded_tokens);
   }
   return f.Take();
 }

@@ -56,6 +56,7 @@ struct BenchFlags {
   std::string backend = "cpu";
   std::string dtype = "auto";
   bool enable_prefix_caching = EngineConfig{}.enable_prefix_caching;
+  bool async_scheduling = EngineConfig{}.async_scheduling;
 };
 
 // In-process facts, from the model's own tokenizer.
@@ -167,6 +168,7 @@ absl::Status RunInProcess(const BenchFlags& flags) {
   }
   EngineConfig config;
   config.enable_prefix_caching = flags.enable_prefix_caching;
+  config.async_scheduling = flags.async_scheduling;
   config.max_queued_requests = std::max(config.max_queued_requests, flags.concurrency);
   auto served = LoadServedModel(dir, "", flags.engine, config,
                                 ServedModelOptions{.backend = flags.backend, .dtype = flags.dtype});
@@ -271,6 +273,8 @@ void AddBenchCommand(CLI::App& app, int& exit_code) {
   engine_flag("--backend", f.backend, "cpu or cuda");
   engine_flag("--dtype", f.dtype, "auto, float32 (cpu), bfloat16 or float16 (cuda)");
   engine_flag("--enable-prefix-caching", f.enable_prefix_caching, "Reuse cached prompt prefixes");
+  engine_flag("--async-scheduling", f.async_scheduling,
+              "Queue the next decode step before this one's tokens are read back (cuda)");
   cmd->callback([flags, &exit_code] {
     const absl::Status status =
         flags->server.empty() ? RunInProcess(*flags) : RunAgainstServer(*flags);

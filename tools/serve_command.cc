@@ -253,6 +253,9 @@ void AddServeCommand(CLI::App& app, int& exit_code) {
   f.Add(cmd, "--enable-prefix-caching", &ServeOverrides::enable_prefix_caching,
         model.enable_prefix_caching)
       ->capture_default_str();
+  f.Add(cmd, "--async-scheduling", &ServeOverrides::async_scheduling, model.async_scheduling,
+        "Queue the next decode step before this one's tokens are read back (GPU backends)")
+      ->capture_default_str();
   f.Add(cmd, "--max-queued-requests", &ServeOverrides::max_queued_requests,
         server.max_queued_requests)
       ->check(CLI::PositiveNumber)

@@ -43,6 +43,22 @@ void CpuBackend::CopyToHost(void* dst, const void* src, size_t bytes) {
   if (bytes != 0) std::memcpy(dst, src, bytes);
 }
 
+void CpuBackend::CopyOnDevice(void* dst, const void* src, size_t bytes) {
+  if (bytes != 0) std::memmove(dst, src, bytes);
+}
+
+int64_t CpuBackend::CopyToHostAsync(void* dst, const void* src, size_t bytes) {
+  // Every operation has finished when it returns: the copy lands at once.
+  if (bytes != 0) std::memcpy(dst, src, bytes);
+  return ++host_copies_;
+}
+
+void CpuBackend::WaitForHostCopy(int64_t ticket) {
+  LOOM_CHECK(ticket <= host_copies_ && ticket > host_copies_ - kMaxPendingHostCopies)
+      << "host copy " << ticket << " is not one of the last " << kMaxPendingHostCopies << " of "
+      << host_copies_;
+}
+
 void CpuBackend::Embedding(const Tensor& table, const Tensor& ids, Tensor out) {
   CheckF32(table, "embedding table");
   CheckI32(ids, "ids");

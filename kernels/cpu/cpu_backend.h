@@ -14,14 +14,27 @@
 
 namespace loom {
 
+struct CpuBackendOptions {
+  // Have the engine sample with SampleTokens, as it does on a GPU backend (the path
+  // tests of the engine's device sampling and async scheduling take); else it samples
+  // each row on the host from the logits.
+  bool samples_on_device = false;
+};
+
 class CpuBackend final : public Backend {
  public:
+  explicit CpuBackend(const CpuBackendOptions& options = {}) : options_(options) {}
+
   std::string name() const override { return "cpu"; }
   DType activation_dtype() const override { return DType::kF32; }
 
   absl::StatusOr<DeviceBuffer> Allocate(size_t bytes) override;
   void CopyToDevice(void* dst, const void* src, size_t bytes) override;
   void CopyToHost(void* dst, const void* src, size_t bytes) override;
+  absl::StatusOr<DeviceBuffer> AllocateHost(size_t bytes) override { return Allocate(bytes); }
+  void CopyOnDevice(void* dst, const void* src, size_t bytes) override;
+  int64_t CopyToHostAsync(void* dst, const void* src, size_t bytes) override;
+  void WaitForHostCopy(int64_t ticket) override;
 
   void Embedding(const Tensor& table, const Tensor& ids, Tensor out) override;
   void RmsNorm(const Tensor& x, const Tensor& weight, float eps, Tensor out) override;
@@ -35,6 +48,12 @@ class CpuBackend final : public Backend {
   void SiluAndMul(const Tensor& x, Tensor out) override;
   void SampleTokens(const Tensor& logits, const SamplingBatch& params, Tensor ids,
                     Tensor logprobs) override;
+
+  bool SamplesOnDevice() const override { return options_.samples_on_device; }
+
+ private:
+  CpuBackendOptions options_;
+  int64_t host_copies_ = 0;
 };
 
 }  // namespace loom

@@ -3,7 +3,9 @@
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdlib>
+#include <cstring>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -72,8 +74,14 @@ struct CudaBackend::State {
   int32_t* tile_scratch = nullptr;  // kTileScratch ints: the prefill tiles of a mixed batch
   std::vector<int32_t> tile_scratch_contents;  // what tile_scratch holds
   int num_sms = 0;
+  // Recorded after each CopyToHostAsync: ticket t's is copy_events[t % size].
+  std::array<cudaEvent_t, Backend::kMaxPendingHostCopies> copy_events{};
+  int64_t host_copies = 0;
 
   ~State() {
+    for (cudaEvent_t event : copy_events) {
+      if (event != nullptr) cudaEventDestroy(event);
+    }
     if (cublas != nullptr) cublas_api->destroy(cublas);
     if (cublas_workspace != nullptr) cudaFree(cublas_workspace);
     if (attention_workspace != nullptr) cudaFree(attention_workspace);
@@ -116,6 +124,9 @@ absl::StatusOr<std::unique_ptr<CudaBackend>> CudaBackend::Create(
   LOOM_CUDA_CHECK(
       cudaDeviceGetAttribute(&state->num_sms, cudaDevAttrMultiProcessorCount, options.device));
   LOOM_CUDA_CHECK(cudaStreamCreateWithFlags(&state->stream, cudaStreamNonBlocking));
+  for (cudaEvent_t& event : state->copy_events) {
+    LOOM_CUDA_CHECK(cudaEventCreateWithFlags(&event, cudaEventDisableTiming));
+  }
   if (cublas.create(&state->cublas) != CUBLAS_STATUS_SUCCESS) {
     return absl::FailedPreconditionError("cublasCreate failed");
   }
@@ -179,6 +190,44 @@ void CudaBackend::CopyToHost(void* dst, const void* src, size_t bytes) {
     LOOM_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, state_->stream));
   }
   LOOM_CUDA_CHECK(cudaStreamSynchronize(state_->stream));
+}
+
+absl::StatusOr<DeviceBuffer> CudaBackend::AllocateHost(size_t bytes) {
+  UseDevice();
+  void* data = nullptr;
+  if (cudaError_t err = cudaHostAlloc(&data, std::max<size_t>(bytes, 1), cudaHostAllocDefault);
+      err != cudaSuccess) {
+    cudaGetLastError();
+    return absl::ResourceExhaustedError(absl::StrCat(
+        name(), ": cannot page-lock ", bytes, " bytes of host memory: ", cudaGetErrorString(err)));
+  }
+  std::memset(data, 0, std::max<size_t>(bytes, 1));
+  return DeviceBuffer(data, bytes, [](void* p) { cudaFreeHost(p); });
+}
+
+void CudaBackend::CopyOnDevice(void* dst, const void* src, size_t bytes) {
+  UseDevice();
+  if (bytes == 0) return;
+  LOOM_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, state_->stream));
+}
+
+int64_t CudaBackend::CopyToHostAsync(void* dst, const void* src, size_t bytes) {
+  UseDevice();
+  if (bytes != 0) {
+    LOOM_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, state_->stream));
+  }
+  const int64_t ticket = ++state_->host_copies;
+  LOOM_CUDA_CHECK(
+      cudaEventRecord(state_->copy_events[ticket % kMaxPendingHostCopies], state_->stream));
+  return ticket;
+}
+
+void CudaBackend::WaitForHostCopy(int64_t ticket) {
+  UseDevice();
+  LOOM_CHECK(ticket <= state_->host_copies && ticket > state_->host_copies - kMaxPendingHostCopies)
+      << "host copy " << ticket << " is not one of the last " << kMaxPendingHostCopies << " of "
+      << state_->host_copies;
+  LOOM_CUDA_CHECK(cudaEventSynchronize(state_->copy_events[ticket % kMaxPendingHostCopies]));
 }
 
 void CudaBackend::Synchronize() {

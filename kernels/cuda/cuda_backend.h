@@ -40,6 +40,10 @@ class CudaBackend final : public Backend {
   absl::StatusOr<DeviceBuffer> Allocate(size_t bytes) override;
   void CopyToDevice(void* dst, const void* src, size_t bytes) override;
   void CopyToHost(void* dst, const void* src, size_t bytes) override;
+  absl::StatusOr<DeviceBuffer> AllocateHost(size_t bytes) override;
+  void CopyOnDevice(void* dst, const void* src, size_t bytes) override;
+  int64_t CopyToHostAsync(void* dst, const void* src, size_t bytes) override;
+  void WaitForHostCopy(int64_t ticket) override;
 
   void Embedding(const Tensor& table, const Tensor& ids, Tensor out) override;
   void RmsNorm(const Tensor& x, const Tensor& weight, float eps, Tensor out) override;

@@ -16,6 +16,8 @@
 #   serve     `loom serve --backend cuda` on the tiny model, streamed to from the
 #             Python client of examples/python
 #   latency   `loom bench --workload latency` on $MODEL
+#   latency-sync  the same with --async-scheduling false: each step read back before
+#             the next is queued
 #   sharegpt  `loom bench --workload sharegpt-synth` (2000 requests, concurrency 256)
 #   kernels   the per-kernel time breakdown of one decode step (cuda_decode_breakdown)
 #   ncu       Nsight Compute's isolated time of each small kernel of a batch-1 decode
@@ -114,6 +116,12 @@ step_latency() {
   tail -25 "$out/latency.log"
 }
 
+step_latency_sync() {
+  "$loom" bench "$MODEL" --backend cuda --workload latency --max-batch-size 1 \
+    --async-scheduling false --json "$out/latency-sync.json" > "$out/latency-sync.log" 2>&1
+  tail -25 "$out/latency-sync.log"
+}
+
 step_sharegpt() {
   "$loom" bench "$MODEL" --backend cuda --workload sharegpt-synth --num-prompts 2000 \
     --concurrency 256 --max-batch-size 256 --json "$out/sharegpt.json" > "$out/sharegpt.log" 2>&1
@@ -141,7 +149,8 @@ step_ncu() {
 }
 
 publish() {
-  cp "$out"/*.md "$out"/latency.json "$out"/sharegpt.json "$out"/ncu.txt "$final/" 2>/dev/null
+  cp "$out"/*.md "$out"/latency.json "$out"/latency-sync.json "$out"/sharegpt.json "$out"/ncu.txt \
+    "$final/" 2>/dev/null
   tar -czf "$final/results.tar.gz" -C "$out" .
 }
 

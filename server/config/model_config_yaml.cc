@@ -20,7 +20,7 @@
 namespace loom {
 namespace {
 
-constexpr std::array<std::string_view, 16> kKeys = {"name",
+constexpr std::array<std::string_view, 17> kKeys = {"name",
                                                     "path",
                                                     "backend",
                                                     "dtype",
@@ -33,6 +33,7 @@ constexpr std::array<std::string_view, 16> kKeys = {"name",
                                                     "cache_max_entry_count",
                                                     "block_size",
                                                     "enable_prefix_caching",
+                                                    "async_scheduling",
                                                     "quant_policy",
                                                     "chat_template",
                                                     "sampling"};
@@ -226,6 +227,7 @@ absl::Status Parse(const YAML::Node& root, std::string_view file,
            map->ReadInt("session_len", 0, INT_MAX, model.session_len),
            map->ReadInt("block_size", 1, INT_MAX, model.block_size),
            map->ReadBool("enable_prefix_caching", model.enable_prefix_caching),
+           map->ReadBool("async_scheduling", model.async_scheduling),
            ReadDevices(*map, model),
            ReadCacheMaxEntryCount(*map, model),
        }) {
@@ -488,7 +490,8 @@ absl::StatusOr<ModelLaunch> PlanModelLaunch(const ModelYaml& model, const Server
   launch.config = EngineConfig{.enable_prefix_caching = model.enable_prefix_caching,
                                .max_queued_requests = server.max_queued_requests,
                                .max_queued_tokens = server.max_queued_tokens,
-                               .max_sessions = server.max_sessions};
+                               .max_sessions = server.max_sessions,
+                               .async_scheduling = model.async_scheduling};
   launch.served = ServedModelOptions{
       .chat_template = model.chat_template,
       .sampling = model.sampling,

@@ -13,6 +13,7 @@
 //   cache_max_entry_count: 0.5   # KV pool: a fraction (0, 1) or a block count (>= 1)
 //   block_size: 64               # tokens per KV block
 //   enable_prefix_caching: true
+//   async_scheduling: true       # queue the next decode step before this one is read back
 //   quant_policy: 0              # KV cache quantization: 0 (off), 4 or 8 bits
 //   chat_template: llama3        # engine/chat/chat_template_yaml.h: a name, Jinja, a mapping
 //   sampling:                    # request defaults, the proto's SamplingParams names
@@ -77,6 +78,7 @@ struct ModelYaml {
   std::optional<double> cache_max_entry_count;    // unset: the default pool (see above)
   int block_size = EngineOptions{}.block_size;
   bool enable_prefix_caching = EngineConfig{}.enable_prefix_caching;
+  bool async_scheduling = EngineConfig{}.async_scheduling;
   int quant_policy = 0;
   ChatTemplateOverride chat_template;
   YAML::Node chat_template_yaml;  // the `chat_template` value as written, for printing

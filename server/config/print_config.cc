@@ -109,6 +109,7 @@ void PrintModel(const ModelYaml& model, YAML::Emitter& out) {
   }
   w.Key("block_size", model.block_size);
   w.Key("enable_prefix_caching", model.enable_prefix_caching);
+  w.Key("async_scheduling", model.async_scheduling);
   w.Key("quant_policy", model.quant_policy);
   out << YAML::Key << "chat_template" << YAML::Value;
   if (model.chat_template_yaml.IsDefined() && !model.chat_template_yaml.IsNull()) {

@@ -104,6 +104,8 @@ absl::Status ApplyModelOverrides(const ServeOverrides& cli, ModelYaml& model) {
   }
   OverrideValue(cli.enable_prefix_caching, "--enable-prefix-caching", "enable_prefix_caching",
                 model.enable_prefix_caching, o);
+  OverrideValue(cli.async_scheduling, "--async-scheduling", "async_scheduling",
+                model.async_scheduling, o);
   for (absl::Status status : {
            Override(cli.max_batch_size, "--max-batch-size", "max_batch_size", 1, INT_MAX,
                     model.max_batch_size, o),

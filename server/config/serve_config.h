@@ -53,6 +53,7 @@ struct ServeOverrides {
   std::optional<double> cache_max_entry_count;
   std::optional<int> num_blocks;  // a block count; 0: the default pool
   std::optional<bool> enable_prefix_caching;
+  std::optional<bool> async_scheduling;
 };
 
 struct ServeConfig {

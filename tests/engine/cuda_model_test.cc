@@ -3,6 +3,7 @@
 // runner. Skips when no CUDA device is usable.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <memory>
@@ -143,6 +144,41 @@ TEST_F(CudaModelTest, EngineBatchesReproduceTheGoldensThroughDecodeGraphs) {
   EXPECT_GT(runner->num_graphs(), 0);
   const EngineStats stats = (*engine)->stats();
   EXPECT_EQ(stats.num_blocks_active, 0);
+  EXPECT_GT(stats.num_async_steps, 0);  // decode steps were queued ahead
+}
+
+// A request that stops on a token ends there with or without async scheduling: the step
+// queued past the stop is dropped. One request at a time, so that both engines run the
+// same shapes and give bitwise the same ids.
+TEST_F(CudaModelTest, StopTokensEndRequestsAlikeWithAndWithoutAsyncScheduling) {
+  std::vector<std::vector<int32_t>> outputs[2];
+  int64_t discarded[2] = {0, 0};
+  for (int async = 0; async < 2; ++async) {
+    auto engine = Engine::Create(
+        Load({.block_size = 16, .session_len = 2048, .max_batch_size = 1, .num_blocks = 256}),
+        EngineConfig{.async_scheduling = async == 1});
+    ASSERT_TRUE(engine.ok()) << engine.status();
+    for (const auto& c : golden_["cases"]) {
+      const auto golden_ids = c["greedy_ids"].get<std::vector<int32_t>>();
+      Request r;
+      r.prompt_ids = c["prompt_ids"].get<std::vector<int32_t>>();
+      r.sampling.temperature = 0.0f;
+      r.stop.max_tokens = static_cast<int>(golden_ids.size());
+      r.stop.ignore_eos = true;
+      r.stop.stop_token_ids = {golden_ids[std::min<size_t>(5, golden_ids.size() - 1)]};
+      auto channel = (*engine)->Submit(r);
+      ASSERT_TRUE(channel.ok()) << channel.status();
+      absl::Status status;
+      outputs[async].push_back(Drain(**channel, &status));
+      EXPECT_TRUE(status.ok()) << status;
+    }
+    const EngineStats stats = (*engine)->stats();
+    EXPECT_EQ(stats.num_blocks_active, 0);
+    discarded[async] = stats.num_async_discarded_tokens;
+  }
+  EXPECT_EQ(outputs[0], outputs[1]);
+  EXPECT_EQ(discarded[0], 0);
+  EXPECT_GT(discarded[1], 0);
 }
 
 TEST_F(CudaModelTest, DeviceSamplingIsRepeatableForASeed) {

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <random>
 #include <thread>
@@ -33,7 +34,9 @@ Outcome Drain(OutputChannel& channel) {
   return out;
 }
 
-class EngineTest : public ::testing::Test {
+// The parameter: whether the backend samples on the device, as a GPU backend does. The
+// engine then issues each decode step before it reads back the last (async scheduling).
+class EngineTest : public ::testing::TestWithParam<bool> {
  protected:
   std::unique_ptr<Engine> MakeEngine(EngineOptions options, EngineConfig config = {}) {
     auto model = LoadModel(testing::BundledModelDir(), &backend_, options);
@@ -75,11 +78,16 @@ class EngineTest : public ::testing::Test {
     return ids;
   }
 
-  CpuBackend backend_;
+  CpuBackend backend_{CpuBackendOptions{.samples_on_device = GetParam()}};
   std::unique_ptr<LoadedModel> solo_model_;
 };
 
-TEST_F(EngineTest, ConcurrentGreedyRequestsMatchTheirSoloRuns) {
+INSTANTIATE_TEST_SUITE_P(Sampling, EngineTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& param) {
+                           return param.param ? "OnDevice" : "OnHost";
+                         });
+
+TEST_P(EngineTest, ConcurrentGreedyRequestsMatchTheirSoloRuns) {
   auto engine = MakeEngine({.block_size = 16,
                             .session_len = 256,
                             .max_batch_size = 8,
@@ -104,9 +112,68 @@ TEST_F(EngineTest, ConcurrentGreedyRequestsMatchTheirSoloRuns) {
   const EngineStats stats = engine->stats();
   EXPECT_EQ(stats.requests_finished_length, 32);
   EXPECT_EQ(stats.num_blocks_active, 0);
+  // Steps run ahead only where the device samples; every request ended by length, which
+  // the engine sees coming, so nothing was computed in vain.
+  if (GetParam()) {
+    EXPECT_GT(stats.num_async_steps, 0);
+  } else {
+    EXPECT_EQ(stats.num_async_steps, 0);
+  }
+  EXPECT_EQ(stats.num_async_discarded_tokens, 0);
 }
 
-TEST_F(EngineTest, SharedPrefixReusesCachedBlocks) {
+// The first `stop`'s position in `ids`, through it.
+std::vector<int32_t> ThroughFirst(const std::vector<int32_t>& ids, int32_t stop) {
+  return {ids.begin(), std::find(ids.begin(), ids.end(), stop) + 1};
+}
+
+TEST_P(EngineTest, StopTokensEndEachRequestExactlyWithOrWithoutAsyncScheduling) {
+  std::mt19937 rng(21);
+  struct Case {
+    Request request;
+    std::vector<int32_t> expected;
+  };
+  std::vector<Case> cases;
+  for (int i = 0; i < 12; ++i) {
+    const std::vector<int32_t> prompt = RandomPrompt(rng, 1 + rng() % 30);
+    const std::vector<int32_t> solo = Solo(prompt, 16);
+    const int32_t stop = solo[4 + rng() % 8];
+    Request r = Greedy(prompt, 16);
+    r.stop.stop_token_ids = {stop};
+    cases.push_back({std::move(r), ThroughFirst(solo, stop)});
+  }
+  for (bool async_scheduling : {true, false}) {
+    SCOPED_TRACE(async_scheduling ? "async scheduling" : "no async scheduling");
+    auto engine =
+        MakeEngine({.block_size = 8, .session_len = 128, .max_batch_size = 16, .num_blocks = 96},
+                   EngineConfig{.async_scheduling = async_scheduling});
+    std::vector<std::shared_ptr<OutputChannel>> channels;
+    for (const Case& c : cases) {
+      auto channel = engine->Submit(c.request);
+      ASSERT_TRUE(channel.ok()) << channel.status();
+      channels.push_back(*channel);
+    }
+    for (size_t i = 0; i < cases.size(); ++i) {
+      Outcome out = Drain(*channels[i]);
+      ASSERT_TRUE(out.final.status.ok()) << out.final.status;
+      EXPECT_EQ(out.ids, cases[i].expected) << "request " << i;
+      EXPECT_EQ(out.final.finish_reason, FinishReason::kStop);
+    }
+    const EngineStats stats = engine->stats();
+    EXPECT_EQ(stats.num_blocks_active, 0);
+    EXPECT_EQ(stats.requests_finished_stop, 12);
+    if (GetParam() && async_scheduling) {
+      // Each request stopped at its fifth token or later, with the step after it queued.
+      EXPECT_GT(stats.num_async_steps, 0);
+      EXPECT_GT(stats.num_async_discarded_tokens, 0);
+    } else {
+      EXPECT_EQ(stats.num_async_steps, 0);
+      EXPECT_EQ(stats.num_async_discarded_tokens, 0);
+    }
+  }
+}
+
+TEST_P(EngineTest, SharedPrefixReusesCachedBlocks) {
   auto engine =
       MakeEngine({.block_size = 16, .session_len = 256, .max_batch_size = 4, .num_blocks = 32});
   std::mt19937 rng(2);
@@ -130,7 +197,7 @@ TEST_F(EngineTest, SharedPrefixReusesCachedBlocks) {
   EXPECT_GT(stats.num_blocks_cached, 0);
 }
 
-TEST_F(EngineTest, PreemptionUnderATinyPoolKeepsOutputsExact) {
+TEST_P(EngineTest, PreemptionUnderATinyPoolKeepsOutputsExact) {
   // 10 blocks of 8 tokens: 80 tokens for 6 requests that each need up to 56.
   auto engine = MakeEngine({.block_size = 8,
                             .session_len = 80,
@@ -155,7 +222,7 @@ TEST_F(EngineTest, PreemptionUnderATinyPoolKeepsOutputsExact) {
   EXPECT_EQ(stats.num_blocks_active, 0);
 }
 
-TEST_F(EngineTest, CancellingHalfOfTheRequestsReturnsEveryBlock) {
+TEST_P(EngineTest, CancellingHalfOfTheRequestsReturnsEveryBlock) {
   auto engine =
       MakeEngine({.block_size = 16, .session_len = 256, .max_batch_size = 16, .num_blocks = 64});
   std::mt19937 rng(4);
@@ -192,7 +259,7 @@ TEST_F(EngineTest, CancellingHalfOfTheRequestsReturnsEveryBlock) {
   EXPECT_EQ(stats.requests_cancelled, cancelled);
 }
 
-TEST_F(EngineTest, StopStringAcrossTokensEndsTheTextBeforeIt) {
+TEST_P(EngineTest, StopStringAcrossTokensEndsTheTextBeforeIt) {
   auto engine = MakeEngine({.block_size = 16, .session_len = 256, .max_batch_size = 2});
   const std::vector<int32_t> prompt = {2043, 866, 25};  // "ROMEO:"
   auto full = engine->Submit(Greedy(prompt, 48));
@@ -213,7 +280,7 @@ TEST_F(EngineTest, StopStringAcrossTokensEndsTheTextBeforeIt) {
   EXPECT_LT(out.ids.size(), whole.ids.size());
 }
 
-TEST_F(EngineTest, StopTokenAndEos) {
+TEST_P(EngineTest, StopTokenAndEos) {
   auto engine = MakeEngine({.block_size = 16, .session_len = 256, .max_batch_size = 2});
   const std::vector<int32_t> prompt = {2043, 866, 25};
   const std::vector<int32_t> solo = Solo(prompt, 12);
@@ -227,7 +294,7 @@ TEST_F(EngineTest, StopTokenAndEos) {
   EXPECT_LE(out.ids.size(), 4u);
 }
 
-TEST_F(EngineTest, InvalidRequestsAreRejectedAtSubmitNamingTheField) {
+TEST_P(EngineTest, InvalidRequestsAreRejectedAtSubmitNamingTheField) {
   auto engine = MakeEngine({.block_size = 16, .session_len = 128, .max_batch_size = 2});
   auto expect = [&](Request r, const std::string& field) {
     auto channel = engine->Submit(std::move(r));
@@ -247,7 +314,7 @@ TEST_F(EngineTest, InvalidRequestsAreRejectedAtSubmitNamingTheField) {
   expect(bad_stop, "stop_token_ids");
 }
 
-TEST_F(EngineTest, FullQueueRejectsWithoutBlocking) {
+TEST_P(EngineTest, FullQueueRejectsWithoutBlocking) {
   auto engine = MakeEngine({.block_size = 16, .session_len = 256, .max_batch_size = 1},
                            EngineConfig{.max_queued_requests = 2, .max_queued_tokens = 1000});
   int rejected = 0;
@@ -266,7 +333,7 @@ TEST_F(EngineTest, FullQueueRejectsWithoutBlocking) {
   for (auto& c : accepted) Drain(*c);
 }
 
-TEST_F(EngineTest, QueuedRequestPastItsDeadlineFails) {
+TEST_P(EngineTest, QueuedRequestPastItsDeadlineFails) {
   auto engine = MakeEngine({.block_size = 16, .session_len = 256, .max_batch_size = 1});
   Request r = Greedy({1, 2, 3}, 4);
   r.deadline = absl::Now() - absl::Seconds(1);
@@ -276,7 +343,7 @@ TEST_F(EngineTest, QueuedRequestPastItsDeadlineFails) {
   EXPECT_EQ(out.final.status.code(), absl::StatusCode::kDeadlineExceeded);
 }
 
-TEST_F(EngineTest, DestroyingTheEngineCancelsWhatIsInFlight) {
+TEST_P(EngineTest, DestroyingTheEngineCancelsWhatIsInFlight) {
   std::shared_ptr<OutputChannel> channel;
   {
     auto engine = MakeEngine({.block_size = 16, .session_len = 256, .max_batch_size = 1});
@@ -306,7 +373,7 @@ std::vector<int32_t> Concat(std::initializer_list<std::vector<int32_t>> parts) {
   return all;
 }
 
-TEST_F(EngineTest, SessionTurnPrefillsOnlyTheNewTokens) {
+TEST_P(EngineTest, SessionTurnPrefillsOnlyTheNewTokens) {
   auto engine = MakeEngine({.block_size = 8, .session_len = 256, .num_blocks = 64},
                            EngineConfig{.enable_prefix_caching = false});
   std::mt19937 rng(11);
@@ -345,7 +412,31 @@ TEST_F(EngineTest, SessionTurnPrefillsOnlyTheNewTokens) {
   EXPECT_EQ(stats.num_blocks_active, 0);
 }
 
-TEST_F(EngineTest, EvictedSessionRecomputesWithTheSameOutput) {
+TEST_P(EngineTest, SessionTurnEndedByAStopTokenContinuesExactly) {
+  // Under async scheduling the step after the stop token has already written into the
+  // session's blocks when the turn ends; the next turn must not see it.
+  auto engine = MakeEngine({.block_size = 8, .session_len = 256, .num_blocks = 64},
+                           EngineConfig{.enable_prefix_caching = false});
+  std::mt19937 rng(15);
+  const std::vector<int32_t> a = RandomPrompt(rng, 21), b = RandomPrompt(rng, 6);
+  const std::vector<int32_t> solo = Solo(a, 12);
+  Request first_turn = Turn("s", a, 12);
+  first_turn.stop.stop_token_ids = {solo[5]};
+  auto first = engine->Submit(first_turn);
+  ASSERT_TRUE(first.ok()) << first.status();
+  Outcome one = Drain(**first);
+  ASSERT_TRUE(one.final.status.ok()) << one.final.status;
+  EXPECT_EQ(one.ids, ThroughFirst(solo, solo[5]));
+
+  auto second = engine->Submit(Turn("s", b, 8));
+  ASSERT_TRUE(second.ok());
+  Outcome two = Drain(**second);
+  ASSERT_TRUE(two.final.status.ok()) << two.final.status;
+  EXPECT_EQ(two.ids, Solo(Concat({a, one.ids, b}), 8));
+  EXPECT_EQ(two.final.usage.cached_prompt_tokens, static_cast<int>(a.size() + one.ids.size()) - 1);
+}
+
+TEST_P(EngineTest, EvictedSessionRecomputesWithTheSameOutput) {
   // 12 blocks of 8 tokens; the other requests need them all, so the idle session's
   // KV is evicted rather than anything preempted.
   auto engine =
@@ -372,7 +463,7 @@ TEST_F(EngineTest, EvictedSessionRecomputesWithTheSameOutput) {
   EXPECT_EQ(two.final.usage.cached_prompt_tokens, 0);  // all recomputed
 }
 
-TEST_F(EngineTest, SessionKvEvictedToAPrefixCacheIsTakenBack) {
+TEST_P(EngineTest, SessionKvEvictedToAPrefixCacheIsTakenBack) {
   auto engine =
       MakeEngine({.block_size = 8, .session_len = 96, .max_batch_size = 4, .num_blocks = 12});
   std::mt19937 rng(13);
@@ -393,7 +484,7 @@ TEST_F(EngineTest, SessionKvEvictedToAPrefixCacheIsTakenBack) {
   EXPECT_EQ(two.final.usage.cached_prompt_tokens % 8, 0);  // whole blocks from the cache
 }
 
-TEST_F(EngineTest, SessionTurnThatNeverRanLeavesTheSessionAsItWas) {
+TEST_P(EngineTest, SessionTurnThatNeverRanLeavesTheSessionAsItWas) {
   auto engine = MakeEngine({.block_size = 8, .session_len = 256, .num_blocks = 64});
   std::mt19937 rng(14);
   const std::vector<int32_t> a = RandomPrompt(rng, 12), b = RandomPrompt(rng, 9);
@@ -415,7 +506,7 @@ TEST_F(EngineTest, SessionTurnThatNeverRanLeavesTheSessionAsItWas) {
   EXPECT_EQ(two.final.usage.prompt_tokens, 12 + 5 + 9);
 }
 
-TEST_F(EngineTest, SessionRejectsConcurrentTurnsAndTooLongHistories) {
+TEST_P(EngineTest, SessionRejectsConcurrentTurnsAndTooLongHistories) {
   auto engine = MakeEngine({.block_size = 8, .session_len = 64, .num_blocks = 64},
                            EngineConfig{.max_sessions = 1});
   auto busy = engine->Submit(Turn("s", {1, 2, 3}, 40));
@@ -445,7 +536,7 @@ TEST_F(EngineTest, SessionRejectsConcurrentTurnsAndTooLongHistories) {
   EXPECT_NE(invalid.status().message().find("end_session"), std::string::npos);
 }
 
-TEST_F(EngineTest, EndSessionWithTheLastTurnFreesItsBlocks) {
+TEST_P(EngineTest, EndSessionWithTheLastTurnFreesItsBlocks) {
   auto engine = MakeEngine({.block_size = 8, .session_len = 256, .num_blocks = 64},
                            EngineConfig{.enable_prefix_caching = false});
   auto first = engine->Submit(Turn("s", {1, 2, 3, 4, 5}, 6));

@@ -71,6 +71,79 @@ TEST(ModelRunnerTest, TwoSequencesInOneBatchMatchTheirSoloRuns) {
   }
 }
 
+TEST(ModelRunnerTest, AStepIssuedAheadTakesTheLastStepsSampledIds) {
+  CpuBackend backend;
+  LoadedModel model = Load(&backend, {.block_size = 8, .max_batch_size = 2});
+  ModelRunner& runner = *model.runner;
+  BlockPool pool = testing::PoolFor(runner);
+  const auto p0 = RandomPrompt(13, model.config.vocab_size, 3);
+  const auto p1 = RandomPrompt(8, model.config.vocab_size, 4);
+  const auto solo0 = testing::RunGreedy(runner, pool, p0, 2);
+  const auto solo1 = testing::RunGreedy(runner, pool, p1, 2);
+
+  auto b0 = pool.Allocate(2);
+  auto b1 = pool.Allocate(2);
+  ASSERT_TRUE(b0.ok() && b1.ok());
+  const std::vector<RowSampling> greedy(2);
+  ForwardBatch prefill;
+  prefill.AddSequence(p0, 0, *b0, 8, true);
+  prefill.AddSequence(p1, 0, *b1, 8, true);
+  ASSERT_TRUE(runner.IssueSample(prefill, greedy).ok());
+  // The decode step, before the prefill's tokens are read back, in the other order
+  // (sequence 1 takes row 1, sequence 0 row 0) and with a wrong id in each place.
+  ForwardBatch decode;
+  const std::vector<int32_t> unknown = {7};
+  decode.AddSequence(unknown, static_cast<int>(p1.size()), *b1, 8, true);
+  decode.AddSequence(unknown, static_cast<int>(p0.size()), *b0, 8, true);
+  const std::vector<int32_t> fed_rows = {1, 0};
+  ASSERT_TRUE(runner.IssueSample(decode, greedy, fed_rows).ok());
+  EXPECT_EQ(runner.num_pending_steps(), 2);
+  // A third step while two are pending is refused, and so is Forward.
+  EXPECT_EQ(runner.IssueSample(decode, greedy, fed_rows).code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(runner.Forward(decode).status().code(), absl::StatusCode::kFailedPrecondition);
+
+  auto first = runner.CollectSamples();
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(std::vector<int32_t>(first->ids.begin(), first->ids.end()),
+            (std::vector<int32_t>{solo0.ids[0], solo1.ids[0]}));
+  auto second = runner.CollectSamples();
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(std::vector<int32_t>(second->ids.begin(), second->ids.end()),
+            (std::vector<int32_t>{solo1.ids[1], solo0.ids[1]}));
+  EXPECT_EQ(runner.CollectSamples().status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(ModelRunnerTest, IssueSampleRefusesWhatItCannotKeepApart) {
+  CpuBackend backend;
+  LoadedModel model = Load(&backend, {.block_size = 8, .max_batch_size = 2});
+  ModelRunner& runner = *model.runner;
+  BlockPool pool = testing::PoolFor(runner);
+  auto blocks = pool.Allocate(2);
+  ASSERT_TRUE(blocks.ok());
+  ForwardBatch batch;
+  batch.AddSequence(RandomPrompt(5, model.config.vocab_size, 5), 0, *blocks, 8, true);
+  const std::vector<RowSampling> greedy(1);
+  const std::vector<int32_t> row0 = {0}, row1 = {1};
+  // Nothing sampled yet: there is no row to feed from.
+  EXPECT_EQ(runner.IssueSample(batch, greedy, row0).code(), absl::StatusCode::kFailedPrecondition);
+
+  // A pending step whose logits go to the host keeps the next one out.
+  const std::vector<RowSampling> on_host = {RowSampling{.needs_logits = true}};
+  ASSERT_TRUE(runner.IssueSample(batch, on_host).ok());
+  EXPECT_EQ(runner.IssueSample(batch, greedy).code(), absl::StatusCode::kFailedPrecondition);
+  auto sampled = runner.CollectSamples();
+  ASSERT_TRUE(sampled.ok());
+  EXPECT_EQ(sampled->logits.size(), static_cast<size_t>(model.config.vocab_size));
+
+  // The last step sampled one row: row 1 does not exist.
+  auto status = runner.IssueSample(batch, greedy, row1);
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(status.message().find("fed_rows"), std::string::npos) << status;
+  EXPECT_EQ(runner.IssueSample(batch, greedy, row0).code(), absl::StatusCode::kOk);
+  ASSERT_TRUE(runner.CollectSamples().ok());
+}
+
 TEST(ModelRunnerTest, RejectsBadBatches) {
   CpuBackend backend;
   LoadedModel model =

@@ -474,6 +474,31 @@ TEST_P(CudaBackendTest, CapturedGraphReplaysOnNewInputs) {
   EXPECT_LE(RelativeError(out), 2 * Epsilon());
 }
 
+// The transfers of async scheduling: from page-locked memory to the device, on the
+// device, and back, each waited for by its ticket alone.
+TEST_P(CudaBackendTest, QueuedCopiesLandAndAreWaitedForByTicket) {
+  constexpr size_t kCount = 1 << 20;
+  auto staged = gpu_->AllocateHost(kCount * 4);
+  auto landed = gpu_->AllocateHost(kCount * 4);
+  auto first = gpu_->Allocate(kCount * 4);
+  auto second = gpu_->Allocate(kCount * 4);
+  ASSERT_TRUE(staged.ok() && landed.ok() && first.ok() && second.ok());
+  auto* in = static_cast<int32_t*>(staged->data());
+  auto* out = static_cast<int32_t*>(landed->data());
+  std::iota(in, in + kCount, 7);
+  gpu_->CopyToDevice(first->data(), in, kCount * 4);
+  gpu_->CopyOnDevice(second->data(), first->data(), kCount * 4);
+  const int64_t whole = gpu_->CopyToHostAsync(out, second->data(), kCount * 4);
+  // A later copy of the first half over the same bytes, then a wait for the earlier.
+  const int64_t half = gpu_->CopyToHostAsync(out, first->data(), kCount * 2);
+  EXPECT_EQ(half, whole + 1);
+  gpu_->WaitForHostCopy(whole);
+  gpu_->WaitForHostCopy(half);
+  for (size_t i = 0; i < kCount; ++i) {
+    ASSERT_EQ(out[i], static_cast<int32_t>(7 + i)) << i;
+  }
+}
+
 TEST_P(CudaBackendTest, RefusesShapesItsKernelsDoNotTake) {
   EXPECT_TRUE(gpu_->SupportsShape(4096, 128, 8, 14336).ok());
   const absl::Status head = gpu_->SupportsShape(2560, 80, 32, 10240);

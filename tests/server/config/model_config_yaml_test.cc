@@ -86,6 +86,7 @@ session_len: 1000
 cache_max_entry_count: 0.25
 block_size: 16
 enable_prefix_caching: false
+async_scheduling: false
 quant_policy: 8
 chat_template: chatml
 sampling:
@@ -112,6 +113,7 @@ sampling:
   EXPECT_EQ(model.cache_max_entry_count, 0.25);
   EXPECT_EQ(model.block_size, 16);
   EXPECT_FALSE(model.enable_prefix_caching);
+  EXPECT_FALSE(model.async_scheduling);
   EXPECT_EQ(model.quant_policy, 8);
   ASSERT_TRUE(std::holds_alternative<NamedChatTemplate>(model.chat_template));
   EXPECT_EQ(std::get<NamedChatTemplate>(model.chat_template).name, "chatml");
@@ -126,7 +128,7 @@ sampling:
   EXPECT_EQ(s.max_tokens, 64);
   EXPECT_THAT(s.stop, ::testing::ElementsAre("\n\n", "END"));
   EXPECT_THAT(s.stop_token_ids, ::testing::ElementsAre(7, 9));
-  EXPECT_EQ(model.Where("sampling.top_k"), std::string(kFile) + ":19:10");
+  EXPECT_EQ(model.Where("sampling.top_k"), std::string(kFile) + ":20:10");
   EXPECT_EQ(model.Where("backend"), std::string(kFile) + ":3:10");
 }
 
@@ -278,6 +280,7 @@ max_batch_size: 2
 max_prefill_tokens: 256
 block_size: 16
 enable_prefix_caching: false
+async_scheduling: false
 sampling:
   temperature: 0
   max_tokens: 9
@@ -291,6 +294,7 @@ sampling:
   EXPECT_EQ(launch->engine.max_prefill_tokens, 256);
   EXPECT_EQ(launch->engine.num_blocks, 2 * 2048 / 16);  // the default pool
   EXPECT_FALSE(launch->config.enable_prefix_caching);
+  EXPECT_FALSE(launch->config.async_scheduling);
   EXPECT_EQ(launch->config.max_queued_requests, EngineConfig{}.max_queued_requests);
   EXPECT_EQ(launch->served.sampling.temperature, 0.0f);
   EXPECT_EQ(launch->served.sampling.max_tokens, 9);

@@ -78,6 +78,7 @@ TEST_F(ServeConfigTest, FlagsOverrideTheYaml) {
   cli.metrics_port = -1;
   cli.max_batch_size = 3;
   cli.block_size = 32;
+  cli.async_scheduling = false;
   cli.api_keys = std::vector<std::string>{"k1", "k2"};
   cli.tls_cert = "/cli/cert.pem";
   absl::StatusOr<ServeConfig> config = Build(cli);
@@ -95,7 +96,9 @@ TEST_F(ServeConfigTest, FlagsOverrideTheYaml) {
   for (const ModelYaml& model : config->models) {
     EXPECT_EQ(model.max_batch_size, 3) << model.name;
     EXPECT_EQ(model.block_size, 32) << model.name;
+    EXPECT_FALSE(model.async_scheduling) << model.name;
     EXPECT_EQ(model.Where("max_batch_size"), "--max-batch-size");
+    EXPECT_EQ(model.Where("async_scheduling"), "--async-scheduling");
   }
   EXPECT_EQ(config->models[0].session_len, 512);  // not given: the YAML's
 }
@@ -240,6 +243,7 @@ TEST_F(ServeConfigTest, PrintConfigShowsTheMergedValuesAndTheirOrigins) {
     EXPECT_EQ(again->block_size, model.block_size);
     EXPECT_EQ(again->cache_max_entry_count, model.cache_max_entry_count);
     EXPECT_EQ(again->enable_prefix_caching, model.enable_prefix_caching);
+    EXPECT_EQ(again->async_scheduling, model.async_scheduling);
     EXPECT_EQ(again->sampling.temperature, model.sampling.temperature);
     EXPECT_EQ(again->sampling.top_k, model.sampling.top_k);
     EXPECT_EQ(again->chat_template.index(), model.chat_template.index());
