@@ -344,8 +344,7 @@ void ModelRunner::RunLayers(int num_tokens_in, int num_rows_in) {
     be.PagedAttention(qkv, num_heads, kv_layers_[l], attention_, scale, attn);
     be.Linear(attn.Reshape({num_tokens, num_heads * head_dim}), w.o_proj, w.o_bias, x);
     be.AddRmsNorm(x, residual, w.post_attention_norm, eps);
-    be.Linear(x, w.gate_up, w.gate_up_bias, gate_up);
-    be.SiluAndMul(gate_up, act);
+    be.LinearSiluAndMul(x, w.gate_up, w.gate_up_bias, gate_up, act);
     be.Linear(act, w.down, w.down_bias, x);
   }
   if (num_rows == 0) return;

@@ -11,6 +11,8 @@
 //  - Accumulation is fp32 on every backend.
 //  - Calls are asynchronous on backends that have streams; results are visible to
 //    the host after CopyToHost (which synchronizes).
+//  - Weights and index tensors (I32) come from the host by CopyToDevice, never from an
+//    operation: a backend may read them while the operation before still runs.
 //  - Shape and dtype mismatches are programming errors (LOOM_CHECK), never bad input:
 //    the engine validates requests before they reach a backend.
 //
@@ -174,6 +176,15 @@ class Backend {
 
   // out = silu(x[:, :inter]) * x[:, inter:].  x: [T, 2 * inter]; out: [T, inter]
   virtual void SiluAndMul(const Tensor& x, Tensor out) = 0;
+
+  // Linear(x, weight, bias, gate_up), then SiluAndMul(gate_up, out): one pass on
+  // backends that fuse them, with the same result. gate_up: [T, 2 * inter] is scratch
+  // (unspecified afterwards); weight: [2 * inter, in]; out: [T, inter]
+  virtual void LinearSiluAndMul(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                                Tensor gate_up, Tensor out) {
+    Linear(x, weight, bias, gate_up);
+    SiluAndMul(gate_up, out);
+  }
 
   // Picks one token per row of `logits` and its log probability under the raw logits.
   // Temperature 0 is argmax (lowest id among ties). Otherwise softmax(logits /

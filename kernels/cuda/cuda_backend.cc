@@ -41,6 +41,10 @@ constexpr size_t kAttentionWorkspaceBytes = 64u << 20;
 constexpr int kTileScratch = 1 << 16;
 // Splits shorter than this many keys cost more to combine than they save.
 constexpr int kMinKeysPerSplit = 64;
+// Up to this many rows, sampling spreads each row's first pass over several blocks, at
+// most kMaxSampleChunks, so that a small batch does not read its logits on a few SMs.
+constexpr int kSampleChunkRows = 128;
+constexpr int kMaxSampleChunks = 16;
 
 void CheckLaunch() { LOOM_CUDA_CHECK(cudaGetLastError()); }
 
@@ -73,6 +77,8 @@ struct CudaBackend::State {
   float* attention_workspace = nullptr;
   int32_t* tile_scratch = nullptr;  // kTileScratch ints: the prefill tiles of a mixed batch
   std::vector<int32_t> tile_scratch_contents;  // what tile_scratch holds
+  float* sample_partials = nullptr;            // kSampleChunkRows * kMaxSampleChunks * 4 floats
+  int32_t* sample_counters = nullptr;          // kSampleChunkRows, zero between launches
   int num_sms = 0;
   // Recorded after each CopyToHostAsync: ticket t's is copy_events[t % size].
   std::array<cudaEvent_t, Backend::kMaxPendingHostCopies> copy_events{};
@@ -86,6 +92,8 @@ struct CudaBackend::State {
     if (cublas_workspace != nullptr) cudaFree(cublas_workspace);
     if (attention_workspace != nullptr) cudaFree(attention_workspace);
     if (tile_scratch != nullptr) cudaFree(tile_scratch);
+    if (sample_partials != nullptr) cudaFree(sample_partials);
+    if (sample_counters != nullptr) cudaFree(sample_counters);
     if (stream != nullptr) cudaStreamDestroy(stream);
   }
 };
@@ -134,10 +142,16 @@ absl::StatusOr<std::unique_ptr<CudaBackend>> CudaBackend::Create(
       cudaMalloc(reinterpret_cast<void**>(&state->attention_workspace), kAttentionWorkspaceBytes) !=
           cudaSuccess ||
       cudaMalloc(reinterpret_cast<void**>(&state->tile_scratch), kTileScratch * sizeof(int32_t)) !=
-          cudaSuccess) {
+          cudaSuccess ||
+      cudaMalloc(reinterpret_cast<void**>(&state->sample_partials),
+                 kSampleChunkRows * kMaxSampleChunks * 4 * sizeof(float)) != cudaSuccess ||
+      cudaMalloc(reinterpret_cast<void**>(&state->sample_counters),
+                 kSampleChunkRows * sizeof(int32_t)) != cudaSuccess) {
     cudaGetLastError();
-    return absl::ResourceExhaustedError("cuda: no memory for the cuBLAS and attention workspaces");
+    return absl::ResourceExhaustedError(
+        "cuda: no memory for the cuBLAS, attention and sampling workspaces");
   }
+  LOOM_CUDA_CHECK(cudaMemset(state->sample_counters, 0, kSampleChunkRows * sizeof(int32_t)));
   LOOM_CUBLAS_CHECK(cublas.set_stream(state->cublas, state->stream));
   // A fixed workspace keeps cuBLAS from allocating, which graph capture forbids.
   LOOM_CUBLAS_CHECK(
@@ -483,6 +497,30 @@ void CudaBackend::SiluAndMul(const Tensor& x, Tensor out) {
   CheckLaunch();
 }
 
+void CudaBackend::LinearSiluAndMul(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                                   Tensor gate_up, Tensor out) {
+  UseDevice();
+  const int64_t rows = x.dim(0);
+  const int64_t in = x.dim(1);
+  const int64_t inter = out.dim(1);
+  if (rows > cuda::kMaxGemvRows || in % 8 != 0) {
+    // The matrix product runs on cuBLAS: the two passes.
+    Backend::LinearSiluAndMul(x, weight, bias, gate_up, out);
+    return;
+  }
+  LOOM_CHECK(x.dtype == options_.dtype && weight.dtype == options_.dtype &&
+             out.dtype == options_.dtype && weight.dim(0) == 2 * inter && weight.dim(1) == in &&
+             out.dim(0) == rows && gate_up.numel() == rows * 2 * inter)
+      << "x " << x.ShapeString() << " weight " << weight.ShapeString() << " out "
+      << out.ShapeString();
+  LOOM_CHECK(bias.data == nullptr || bias.numel() == 2 * inter) << bias.ShapeString();
+  if (rows == 0) return;
+  cuda::LaunchGemvSiluAndMul(FloatTypeOf(options_.dtype), x.data, weight.data, bias.data,
+                             static_cast<int>(rows), static_cast<int>(inter), static_cast<int>(in),
+                             out.data, state_->stream);
+  CheckLaunch();
+}
+
 void CudaBackend::SampleTokens(const Tensor& logits, const SamplingBatch& params, Tensor ids,
                                Tensor logprobs) {
   UseDevice();
@@ -503,6 +541,11 @@ void CudaBackend::SampleTokens(const Tensor& logits, const SamplingBatch& params
   p.uniform = params.uniform.as<float>();
   p.out_ids = ids.as<int32_t>();
   p.out_logprobs = logprobs.as<float>();
+  if (rows <= kSampleChunkRows) {
+    p.chunks = std::clamp(state_->num_sms / static_cast<int>(rows), 1, kMaxSampleChunks);
+    p.chunk_partials = state_->sample_partials;
+    p.chunk_counters = state_->sample_counters;
+  }
   cuda::LaunchSample(p, state_->stream);
   CheckLaunch();
 }

@@ -58,6 +58,8 @@ class CudaBackend final : public Backend {
   void PagedAttention(const Tensor& qkv, int num_heads, const KvCacheView& cache,
                       const AttentionBatch& batch, float scale, Tensor out) override;
   void SiluAndMul(const Tensor& x, Tensor out) override;
+  void LinearSiluAndMul(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor gate_up,
+                        Tensor out) override;
   void SampleTokens(const Tensor& logits, const SamplingBatch& params, Tensor ids,
                     Tensor logprobs) override;
 

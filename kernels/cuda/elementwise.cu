@@ -29,12 +29,24 @@ __global__ void GatherRowsKernel(const T* table, const int32_t* ids, int cols, T
     StoreVec8(dst + i, LoadVec8(src + i));
 }
 
-// weight * round(x * inv_rms), the LlamaRMSNorm order of operations.
+// The weights of a thread's first vector of the row, which a norm kernel loads before
+// its wait (no kernel writes weights), so that their latency hides behind the kernel
+// before it.
 template <typename T>
-__device__ void NormalizeRow(const T* x, const T* weight, float inv_rms, int hidden, T* out) {
+__device__ __forceinline__ Vec8<T> FirstWeights(const T* weight, int hidden) {
+  Vec8<T> w{};
+  if (threadIdx.x * 8 < hidden) w = LoadVec8(weight + threadIdx.x * 8);
+  return w;
+}
+
+// weight * round(x * inv_rms), the LlamaRMSNorm order of operations. `first` holds
+// FirstWeights(weight, hidden).
+template <typename T>
+__device__ void NormalizeRow(const T* x, const T* weight, const Vec8<T>& first, float inv_rms,
+                             int hidden, T* out) {
   for (int i = threadIdx.x * 8; i < hidden; i += blockDim.x * 8) {
     const Vec8<T> a = LoadVec8(x + i);
-    const Vec8<T> w = LoadVec8(weight + i);
+    const Vec8<T> w = i == threadIdx.x * 8 ? first : LoadVec8(weight + i);
     Vec8<T> r;
 #pragma unroll
     for (int j = 0; j < 8; ++j) {
@@ -46,6 +58,7 @@ __device__ void NormalizeRow(const T* x, const T* weight, float inv_rms, int hid
 
 template <typename T>
 __global__ void RmsNormKernel(const T* x, const T* weight, float eps, int hidden, T* out) {
+  const Vec8<T> first = FirstWeights(weight, hidden);
   WaitForPriorGrids();
   AllowDependentLaunch();
   __shared__ float scratch[32];
@@ -58,11 +71,12 @@ __global__ void RmsNormKernel(const T* x, const T* weight, float eps, int hidden
     for (int j = 0; j < 8; ++j) sum_squares += ToFloat(a.v[j]) * ToFloat(a.v[j]);
   }
   sum_squares = BlockSum(sum_squares, scratch);
-  NormalizeRow(xr, weight, rsqrtf(sum_squares / hidden + eps), hidden, out + row * hidden);
+  NormalizeRow(xr, weight, first, rsqrtf(sum_squares / hidden + eps), hidden, out + row * hidden);
 }
 
 template <typename T>
 __global__ void AddRmsNormKernel(T* x, T* residual, const T* weight, float eps, int hidden) {
+  const Vec8<T> first = FirstWeights(weight, hidden);
   WaitForPriorGrids();
   AllowDependentLaunch();
   __shared__ float scratch[32];
@@ -84,7 +98,7 @@ __global__ void AddRmsNormKernel(T* x, T* residual, const T* weight, float eps, 
   }
   sum_squares = BlockSum(sum_squares, scratch);
   // Each thread reads back only the elements it wrote.
-  NormalizeRow(rr, weight, rsqrtf(sum_squares / hidden + eps), hidden, xr);
+  NormalizeRow(rr, weight, first, rsqrtf(sum_squares / hidden + eps), hidden, xr);
 }
 
 // q * cos + rotate_half(q) * sin with cos and sin rounded to T, each product and the sum
@@ -126,10 +140,11 @@ __global__ void RopeWriteKvKernel(T* qkv, int num_heads, int kv_heads, int head_
                                   const int32_t* slots, T* k_cache, T* v_cache) {
   __shared__ float cos_s[kMaxRopeHalf];
   __shared__ float sin_s[kMaxRopeHalf];
-  WaitForPriorGrids();
-  AllowDependentLaunch();
+  // The angles and the slot before the wait: positions, slots and inv_freq are inputs
+  // no kernel writes.
   const int64_t t = blockIdx.x;
   const float pos = static_cast<float>(positions[t]);
+  const int64_t slot = slots[t];
   for (int i = threadIdx.x; i < half; i += blockDim.x) {
     float s;
     float c;
@@ -137,11 +152,12 @@ __global__ void RopeWriteKvKernel(T* qkv, int num_heads, int kv_heads, int head_
     cos_s[i] = Round<T>(c);
     sin_s[i] = Round<T>(s);
   }
+  WaitForPriorGrids();
+  AllowDependentLaunch();
   __syncthreads();
   const int vecs = head_dim / 8;
   const int rotated_heads = num_heads + kv_heads;
   T* token = qkv + t * (rotated_heads + kv_heads) * head_dim;
-  const int64_t slot = slots[t];
   for (int unit = threadIdx.x; unit < (rotated_heads + kv_heads) * vecs; unit += blockDim.x) {
     const int h = unit / vecs;
     const int i = (unit % vecs) * 8;

@@ -74,6 +74,13 @@ inline constexpr int kMaxGemvRows = 8;
 void LaunchGemv(FloatType type, const void* x, const void* w, const void* bias, int rows, int n,
                 int k, void* out, cudaStream_t stream);
 
+// LaunchGemv into gate_up = x @ w^T (+ bias), then LaunchSiluAndMul, in one pass with the
+// same result: out = silu(gate_up[:, :inter]) * gate_up[:, inter:].
+// x: [rows, k] T; w: [2 * inter, k] T; bias: [2 * inter] T or null; out: [rows, inter] T.
+// REQUIRES: 1 <= rows <= kMaxGemvRows; k % 8 == 0.
+void LaunchGemvSiluAndMul(FloatType type, const void* x, const void* w, const void* bias, int rows,
+                          int inter, int k, void* out, cudaStream_t stream);
+
 // Paged causal attention (kernels/backend.h, AttentionBatch), flash-style: each block
 // takes a tile of query rows of one sequence and one KV head and a share ("split") of
 // its keys, with an online softmax; splits > 1 write fp32 partials that a second kernel
@@ -142,6 +149,12 @@ struct SampleParams {
   const float* uniform = nullptr;      // [rows] in [0, 1)
   int32_t* out_ids = nullptr;          // [rows]
   float* out_logprobs = nullptr;       // [rows]
+  // Optional: blocks per row for the first pass (a few rows would leave the GPU idle),
+  // with [rows, chunks, 4] floats of scratch and [rows] counters that start at zero
+  // (and are left at zero).
+  int chunks = 1;
+  float* chunk_partials = nullptr;
+  int32_t* chunk_counters = nullptr;
 };
 
 void LaunchSample(const SampleParams& params, cudaStream_t stream);

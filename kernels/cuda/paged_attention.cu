@@ -184,16 +184,21 @@ __global__ void __launch_bounds__(kWarps * 32) PagedAttentionTiled(PagedAttentio
 }
 
 // out[row] = sum_s acc_s * 2^(m_s - M) / sum_s l_s * 2^(m_s - M), M = max_s m_s.
-// One block per (token, head), one thread per dimension. The splits' weights are
-// computed once into shared memory; the loads of the partials are then independent.
+// One block of kCombineThreads per (token, head). The splits' weights are computed once
+// into shared memory; then each thread takes 4 dimensions (a float4) of every
+// split_groups-th split, so that all of a thread's loads of partials are in flight at
+// once, and shares with no visible key (weight 0: a short sequence leaves most of a
+// graph's splits empty) are not read. The groups' sums meet in shared memory.
+constexpr int kCombineThreads = 128;
+
 template <typename T>
-__global__ void CombineSplits(PagedAttentionParams p) {
+__global__ void __launch_bounds__(kCombineThreads) CombineSplits(PagedAttentionParams p) {
   __shared__ float weight[kMaxAttentionSplits];
   __shared__ float inv_sum;
+  __shared__ float4 group_sums[kCombineThreads];
   WaitForPriorGrids();
   AllowDependentLaunch();
   const int64_t row = blockIdx.x;
-  const int d = threadIdx.x;
   const float* ml = p.partial_max_sum + row * p.num_splits * 2;
   if (threadIdx.x < 32) {
     float max_all = -INFINITY;
@@ -210,11 +215,38 @@ __global__ void CombineSplits(PagedAttentionParams p) {
     if (threadIdx.x == 0) inv_sum = sum > 0.0f ? 1.0f / sum : 0.0f;
   }
   __syncthreads();
-  const float* partial = p.partial_out + row * p.num_splits * p.head_dim + d;
-  float value = 0.0f;
-#pragma unroll 8
-  for (int s = 0; s < p.num_splits; ++s) value = fmaf(partial[s * p.head_dim], weight[s], value);
-  static_cast<T*>(p.out)[row * p.head_dim + d] = FromFloat<T>(value * inv_sum);
+  const int dim_groups = p.head_dim / 4;  // head_dim <= 4 * kCombineThreads
+  const int split_groups = kCombineThreads / dim_groups;
+  const int d4 = threadIdx.x % dim_groups;
+  const int first_split = threadIdx.x / dim_groups;
+  const float4* partial =
+      reinterpret_cast<const float4*>(p.partial_out + row * p.num_splits * p.head_dim) + d4;
+  float4 acc = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+#pragma unroll 4
+  for (int s = first_split; s < p.num_splits; s += split_groups) {
+    const float w = weight[s];
+    if (w == 0.0f) continue;
+    const float4 v = partial[s * dim_groups];
+    acc.x = fmaf(v.x, w, acc.x);
+    acc.y = fmaf(v.y, w, acc.y);
+    acc.z = fmaf(v.z, w, acc.z);
+    acc.w = fmaf(v.w, w, acc.w);
+  }
+  group_sums[threadIdx.x] = acc;
+  __syncthreads();
+  if (threadIdx.x >= dim_groups) return;
+  for (int g = 1; g < split_groups; ++g) {
+    const float4 v = group_sums[g * dim_groups + d4];
+    acc.x += v.x;
+    acc.y += v.y;
+    acc.z += v.z;
+    acc.w += v.w;
+  }
+  T* out = static_cast<T*>(p.out) + row * p.head_dim + 4 * d4;
+  out[0] = FromFloat<T>(acc.x * inv_sum);
+  out[1] = FromFloat<T>(acc.y * inv_sum);
+  out[2] = FromFloat<T>(acc.z * inv_sum);
+  out[3] = FromFloat<T>(acc.w * inv_sum);
 }
 
 template <typename T, int kHeadDim, int kRowsPerWarp>
@@ -286,7 +318,7 @@ void LaunchPagedAttention(const PagedAttentionParams& p, cudaStream_t stream) {
         break;
     }
     if (p.num_splits > 1) {
-      LaunchPdl(CombineSplits<T>, p.num_tokens * p.num_heads, p.head_dim, 0, stream, p);
+      LaunchPdl(CombineSplits<T>, p.num_tokens * p.num_heads, kCombineThreads, 0, stream, p);
     }
   });
 }

@@ -1,10 +1,14 @@
-// Token sampling on the device: one block of 1024 threads per logits row.
+// Token sampling on the device: blocks of 1024 threads, one per logits row, or, for a
+// few rows, p.chunks per row for the first pass, whose last block to finish goes on.
 //
 // Algorithm (every pass strides over the row, which stays in L2):
 //  1. One pass, in 16-byte vectors where rows allow: the row's max (and its lowest
 //     index: the greedy pick) and the sum of exp(x - max), kept online (rescaled when
 //     the max grows), which give the chosen token's log probability under the raw
-//     logits. A greedy row needs nothing more.
+//     logits. A greedy row needs nothing more. With chunks, each block covers a share of
+//     the row and leaves its (max, index, sum) in p.chunk_partials; the last of the
+//     row's blocks (a counter in p.chunk_counters, which it resets) merges them and
+//     runs the rest alone.
 //  2. Temperature > 0: the kept set is "key > threshold, or key == threshold and index
 //     <= cut", where key orders logits as unsigned integers. top_k finds the k-th
 //     largest key by radix selection (four 8-bit histogram passes). top_p then finds,
@@ -60,6 +64,7 @@ struct Shared {
   float need_mass;
   int pick;
   int cut;
+  bool last;
 };
 
 // Inclusive block scan of v; `total` gets the block's sum. All threads call it.
@@ -201,35 +206,17 @@ struct MaxSum {
   }
 };
 
-template <typename T>
-__global__ void __launch_bounds__(kThreads) SampleRows(SampleParams p) {
-  __shared__ Shared sh;
-  const int r = blockIdx.x;
-  const T* row = static_cast<const T*>(p.logits) + static_cast<int64_t>(r) * p.vocab;
+// The block's MaxSum of every thread's `acc`, for every thread.
+__device__ MaxSum BlockMaxSum(MaxSum acc, Shared& sh) {
   const int lane = threadIdx.x % 32;
   const int warp = threadIdx.x / 32;
-  WaitForPriorGrids();
-  AllowDependentLaunch();
-
-  // 1. The max with its lowest index, and the sum of exp(x - max), in one pass.
-  MaxSum acc;
-  if (p.vocab % 8 == 0) {  // the row starts on a 16-byte boundary
-    const int vectors = p.vocab / 8;
-#pragma unroll 4
-    for (int v = threadIdx.x; v < vectors; v += kThreads) {
-      const Vec8<T> x = LoadVec8(row + 8 * v);
-#pragma unroll
-      for (int j = 0; j < 8; ++j) acc.Add(ToFloat(x.v[j]), 8 * v + j);
-    }
-  } else {
-    for (int i = threadIdx.x; i < p.vocab; i += kThreads) acc.Add(ToFloat(row[i]), i);
-  }
 #pragma unroll
   for (int offset = 16; offset > 0; offset >>= 1) {
     acc.Merge(MaxSum{__shfl_xor_sync(0xffffffffu, acc.max, offset),
                      __shfl_xor_sync(0xffffffffu, acc.index, offset),
                      __shfl_xor_sync(0xffffffffu, acc.sum, offset)});
   }
+  __syncthreads();  // sh's warp slots may still be read from a previous call
   if (lane == 0) {
     sh.warp_f[warp] = acc.max;
     sh.warp_i[warp] = acc.index;
@@ -244,10 +231,62 @@ __global__ void __launch_bounds__(kThreads) SampleRows(SampleParams p) {
     sh.warp_sum[0] = all.sum;
   }
   __syncthreads();
-  const float max_logit = sh.warp_f[0];
-  const int argmax = sh.warp_i[0];
-  const float log_sum = logf(sh.warp_sum[0]);
+  const MaxSum all{sh.warp_f[0], sh.warp_i[0], sh.warp_sum[0]};
   __syncthreads();
+  return all;
+}
+
+// Grid: (p.chunks, rows).
+template <typename T>
+__global__ void __launch_bounds__(kThreads) SampleRows(SampleParams p) {
+  __shared__ Shared sh;
+  const int r = blockIdx.y;
+  const int chunk = blockIdx.x;
+  const int chunks = gridDim.x;
+  const T* row = static_cast<const T*>(p.logits) + static_cast<int64_t>(r) * p.vocab;
+  WaitForPriorGrids();
+  AllowDependentLaunch();
+
+  // 1. The max with its lowest index, and the sum of exp(x - max), in one pass.
+  MaxSum acc;
+  if (p.vocab % 8 == 0) {  // the row starts on a 16-byte boundary
+    const int vectors = p.vocab / 8;
+    const int per_chunk = (vectors + chunks - 1) / chunks;
+    const int end = min(vectors, (chunk + 1) * per_chunk);
+#pragma unroll 4
+    for (int v = chunk * per_chunk + threadIdx.x; v < end; v += kThreads) {
+      const Vec8<T> x = LoadVec8(row + 8 * v);
+#pragma unroll
+      for (int j = 0; j < 8; ++j) acc.Add(ToFloat(x.v[j]), 8 * v + j);
+    }
+  } else {  // LaunchSample gives such rows one chunk
+    for (int i = threadIdx.x; i < p.vocab; i += kThreads) acc.Add(ToFloat(row[i]), i);
+  }
+  MaxSum all = BlockMaxSum(acc, sh);
+  if (chunks > 1) {
+    float* share = p.chunk_partials + (static_cast<int64_t>(r) * chunks + chunk) * 4;
+    if (threadIdx.x == 0) {
+      share[0] = all.max;
+      share[1] = __int_as_float(all.index);
+      share[2] = all.sum;
+      __threadfence();  // the share is visible before the count that announces it
+      const int finished = atomicAdd(&p.chunk_counters[r], 1) + 1;
+      sh.last = finished == chunks;
+      if (sh.last) p.chunk_counters[r] = 0;  // ready for the next launch
+    }
+    __syncthreads();
+    if (!sh.last) return;
+    __threadfence();
+    MaxSum mine;
+    if (threadIdx.x < chunks) {
+      const float* other = p.chunk_partials + (static_cast<int64_t>(r) * chunks + threadIdx.x) * 4;
+      mine = MaxSum{__ldcg(other), __float_as_int(__ldcg(other + 1)), __ldcg(other + 2)};
+    }
+    all = BlockMaxSum(mine, sh);
+  }
+  const float max_logit = all.max;
+  const int argmax = all.index;
+  const float log_sum = logf(all.sum);
 
   const float temperature = p.temperature[r];
   int pick = argmax;
@@ -320,7 +359,8 @@ void LaunchSample(const SampleParams& p, cudaStream_t stream) {
   if (p.rows == 0) return;
   DispatchFloat(p.type, [&](auto zero) {
     using T = decltype(zero);
-    LaunchPdl(SampleRows<T>, p.rows, kThreads, 0, stream, p);
+    const int chunks = p.vocab % 8 == 0 && p.chunk_partials != nullptr ? p.chunks : 1;
+    LaunchPdl(SampleRows<T>, dim3(chunks, p.rows), kThreads, 0, stream, p);
   });
 }
 

@@ -204,11 +204,12 @@ StepTimes RunBatch(CudaBackend& gpu, Bench& b, const ModelWeightsOnDevice& model
 
   const std::string bs = "batch " + std::to_string(batch);
   const double act_bytes = 2.0 * n * kHidden;
-  auto linear = [&](const std::string& name, std::vector<Tensor>& w, Tensor in, Tensor out) {
+  auto linear = [&](const std::string& name, std::vector<Tensor>& w, Tensor in, Tensor out,
+                    int per_step = kLayers) {
     const double bytes = 2.0 * w[0].numel() + 2.0 * in.numel() + 2.0 * out.numel();
     rows.push_back(
         {name, bs + ", " + std::to_string(w[0].dim(0)) + "x" + std::to_string(w[0].dim(1)),
-         b.Time([&](int i) { gpu.Linear(in, w[i % kCopies], Tensor(), out); }), kLayers, bytes});
+         b.Time([&](int i) { gpu.Linear(in, w[i % kCopies], Tensor(), out); }), per_step, bytes});
   };
   rows.push_back({"embedding", bs, b.Time([&](int) { gpu.Embedding(table, ids, residual); }), 1,
                   2 * act_bytes});
@@ -226,9 +227,17 @@ StepTimes RunBatch(CudaBackend& gpu, Bench& b, const ModelWeightsOnDevice& model
                   }),
                   kLayers, 2.0 * 2 * n * kContext * kKvHeads * kHeadDim});
   linear("linear o_proj", o_w, attn.Reshape({n, kHeads * kHeadDim}), x);
-  linear("linear gate_up", gate_up_w, x, gate_up);
-  rows.push_back({"silu_and_mul", bs, b.Time([&](int) { gpu.SiluAndMul(gate_up, act); }), kLayers,
-                  2.0 * 3 * n * kInter});
+  // Up to kMaxGemvRows rows the step runs the fused kernel, past them the two passes.
+  const bool fused = batch <= 8;
+  linear("linear gate_up", gate_up_w, x, gate_up, fused ? 0 : kLayers);
+  rows.push_back({"silu_and_mul", bs, b.Time([&](int) { gpu.SiluAndMul(gate_up, act); }),
+                  fused ? 0 : kLayers, 2.0 * 3 * n * kInter});
+  rows.push_back(
+      {"linear_silu_and_mul (gate_up fused)",
+       bs + ", " + std::to_string(2 * kInter) + "x" + std::to_string(kHidden), b.Time([&](int i) {
+         gpu.LinearSiluAndMul(x, gate_up_w[i % kCopies], Tensor(), gate_up, act);
+       }),
+       fused ? kLayers : 0, 2.0 * gate_up_w[0].numel() + 2.0 * x.numel() + 2.0 * act.numel()});
   linear("linear down", down_w, act, x);
   std::vector<Tensor> head{lm_head};
   rows.push_back({"linear lm_head", bs + ", 128256x4096",
@@ -269,8 +278,7 @@ StepTimes RunBatch(CudaBackend& gpu, Bench& b, const ModelWeightsOnDevice& model
       gpu.PagedAttention(qkv, kHeads, caches[l], attention, 0.088f, attn);
       gpu.Linear(attn.Reshape({n, kHeads * kHeadDim}), w.o, Tensor(), x);
       gpu.AddRmsNorm(x, residual, w.post_norm, eps);
-      gpu.Linear(x, w.gate_up, Tensor(), gate_up);
-      gpu.SiluAndMul(gate_up, act);
+      gpu.LinearSiluAndMul(x, w.gate_up, Tensor(), gate_up, act);
       gpu.Linear(act, w.down, Tensor(), x);
     }
     gpu.AddRmsNorm(x, residual, model.final_norm, eps);

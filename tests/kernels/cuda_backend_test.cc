@@ -262,6 +262,29 @@ TEST_P(CudaBackendTest, SiluAndMulMatchesCpu) {
   }
 }
 
+// The fused kernel (GEMV rows) is Linear then SiluAndMul bit for bit, with and without
+// a bias, at every GEMV row count and past them (cuBLAS: the two passes); and the CPU
+// agrees.
+TEST_P(CudaBackendTest, LinearSiluAndMulIsLinearThenSiluAndMul) {
+  for (auto [rows, in, inter, bias] : {std::tuple{1, 4096, 1792, false},
+                                       {3, 256, 688, true},
+                                       {8, 1024, 512, false},
+                                       {9, 512, 256, true}}) {
+    Twin x = Make(Random(rows * in), {rows, in});
+    Twin w = Make(Random(2 * inter * in, 0.05f), {2 * inter, in});
+    Twin b = bias ? Make(Random(2 * inter), {2 * inter}) : Twin{};
+    Twin gate_up = Zeros({rows, 2 * inter});
+    Twin fused = Zeros({rows, inter});
+    Twin apart = Zeros({rows, inter});
+    gpu_->LinearSiluAndMul(x.gpu, w.gpu, b.gpu, gate_up.gpu, fused.gpu);
+    gpu_->Linear(x.gpu, w.gpu, b.gpu, gate_up.gpu);
+    gpu_->SiluAndMul(gate_up.gpu, apart.gpu);
+    EXPECT_EQ(ReadGpu(fused.gpu), ReadGpu(apart.gpu)) << rows << "x" << in << "->" << inter;
+    cpu_.LinearSiluAndMul(x.cpu, w.cpu, b.cpu, gate_up.cpu, fused.cpu);
+    EXPECT_LE(RelativeError(fused), 3 * Epsilon()) << rows << "x" << in << "->" << inter;
+  }
+}
+
 // The tokens Backend::SampleTokens keeps for one row, in id order, each with the
 // cumulative mass up to and including it, in double: the CPU reference's arithmetic.
 std::vector<std::pair<int32_t, double>> KeptCumulative(const float* x, int vocab, float temperature,
@@ -391,8 +414,10 @@ TEST_P(CudaBackendTest, WriteKvCacheAndPagedAttentionMatchCpu) {
 }
 
 TEST_P(CudaBackendTest, SampleTokensPicksTheCpuIds) {
-  for (int vocab : {1000, 128256}) {
-    const int rows = 12;
+  // A few rows spread each row's first pass over several blocks (one row: sixteen);
+  // a vocabulary of odd length, or many rows, takes one block per row.
+  for (auto [vocab, rows] :
+       {std::pair{1000, 12}, {128256, 12}, {128256, 1}, {1003, 3}, {32000, 200}}) {
     std::vector<float> temperature, top_p, uniform;
     std::vector<int32_t> top_k;
     std::uniform_real_distribution<float> u01(0.0f, 1.0f);
