@@ -339,8 +339,8 @@ void ModelRunner::RunLayers(int num_tokens_in, int num_rows_in) {
   for (int l = 0; l < config_.num_hidden_layers; ++l) {
     const LayerWeights& w = weights_.layers[l];
     if (l > 0) be.AddRmsNorm(x, residual, w.input_norm, eps);
-    be.Linear(x, w.qkv, w.qkv_bias, qkv.Reshape({num_tokens, qkv_heads * head_dim}));
-    be.RopeAndWriteKvCache(qkv, num_heads, positions_, rope_, slots_, kv_layers_[l]);
+    be.LinearRopeAndWriteKvCache(x, w.qkv, w.qkv_bias, qkv, num_heads, positions_, rope_, slots_,
+                                 kv_layers_[l]);
     be.PagedAttention(qkv, num_heads, kv_layers_[l], attention_, scale, attn);
     be.Linear(attn.Reshape({num_tokens, num_heads * head_dim}), w.o_proj, w.o_bias, x);
     be.AddRmsNorm(x, residual, w.post_attention_norm, eps);

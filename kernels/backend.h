@@ -11,8 +11,9 @@
 //  - Accumulation is fp32 on every backend.
 //  - Calls are asynchronous on backends that have streams; results are visible to
 //    the host after CopyToHost (which synchronizes).
-//  - Weights and index tensors (I32) come from the host by CopyToDevice, never from an
-//    operation: a backend may read them while the operation before still runs.
+//  - Weights and the index tensors (I32) an operation reads come from the host by
+//    CopyToDevice, never from another operation: a backend may read them while the
+//    operation before still runs.
 //  - Shape and dtype mismatches are programming errors (LOOM_CHECK), never bad input:
 //    the engine validates requests before they reach a backend.
 //
@@ -163,6 +164,17 @@ class Backend {
                                    const KvCacheView& cache) {
     Rope(qkv, num_heads, positions, rope);
     WriteKvCache(qkv, num_heads, slots, cache);
+  }
+
+  // Linear(x, weight, bias, qkv as [T, (heads + 2 * kv_heads) * head_dim]), then
+  // RopeAndWriteKvCache: one pass on backends that fuse them, with the same result.
+  // weight: the fused projection, [(heads + 2 * kv_heads) * head_dim, in]
+  virtual void LinearRopeAndWriteKvCache(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                                         Tensor qkv, int num_heads, const Tensor& positions,
+                                         const RopeParams& rope, const Tensor& slots,
+                                         const KvCacheView& cache) {
+    Linear(x, weight, bias, qkv.Reshape({qkv.dim(0), qkv.dim(1) * qkv.dim(2)}));
+    RopeAndWriteKvCache(qkv, num_heads, positions, rope, slots, cache);
   }
 
   // Causal attention of each sequence's new queries (the query heads of qkv) over its

@@ -427,6 +427,46 @@ void CudaBackend::RopeAndWriteKvCache(Tensor qkv, int num_heads, const Tensor& p
   CheckLaunch();
 }
 
+void CudaBackend::LinearRopeAndWriteKvCache(const Tensor& x, const Tensor& weight,
+                                            const Tensor& bias, Tensor qkv, int num_heads,
+                                            const Tensor& positions, const RopeParams& rope,
+                                            const Tensor& slots, const KvCacheView& cache) {
+  UseDevice();
+  const int64_t rows = x.dim(0);
+  const int64_t in = x.dim(1);
+  const int64_t head_dim = qkv.dim(2);
+  if (rows == 0 || rows > cuda::kMaxGemvRows || in % 8 != 0 || rope.rotary_dim != head_dim) {
+    // cuBLAS, or a partial rotation: the two passes.
+    Backend::LinearRopeAndWriteKvCache(x, weight, bias, qkv, num_heads, positions, rope, slots,
+                                       cache);
+    return;
+  }
+  const int kv_heads = cache.num_kv_heads();
+  const int64_t features = qkv.dim(1) * head_dim;
+  LOOM_CHECK(x.dtype == options_.dtype && weight.dtype == options_.dtype &&
+             qkv.dtype == options_.dtype && cache.k.dtype == options_.dtype &&
+             weight.dim(0) == features && weight.dim(1) == in && qkv.dim(0) == rows &&
+             num_heads + 2 * kv_heads == qkv.dim(1) && head_dim == cache.head_dim() &&
+             positions.dtype == DType::kI32 && slots.dtype == DType::kI32 &&
+             positions.dim(0) == rows && slots.dim(0) == rows &&
+             rope.inv_freq.dtype == DType::kF32 && rope.inv_freq.numel() == head_dim / 2)
+      << "x " << x.ShapeString() << " weight " << weight.ShapeString() << " qkv "
+      << qkv.ShapeString() << " cache " << cache.k.ShapeString();
+  LOOM_CHECK(bias.data == nullptr || bias.numel() == features) << bias.ShapeString();
+  cuda::RopeKvParams p;
+  p.num_heads = num_heads;
+  p.kv_heads = kv_heads;
+  p.head_dim = static_cast<int>(head_dim);
+  p.positions = positions.as<int32_t>();
+  p.inv_freq = rope.inv_freq.as<float>();
+  p.slots = slots.as<int32_t>();
+  p.k_cache = cache.k.data;
+  p.v_cache = cache.v.data;
+  cuda::LaunchGemvRopeKv(FloatTypeOf(options_.dtype), x.data, weight.data, bias.data,
+                         static_cast<int>(rows), static_cast<int>(in), p, qkv.data, state_->stream);
+  CheckLaunch();
+}
+
 void CudaBackend::PagedAttention(const Tensor& qkv, int num_heads, const KvCacheView& cache,
                                  const AttentionBatch& batch, float scale, Tensor out) {
   UseDevice();

@@ -55,6 +55,10 @@ class CudaBackend final : public Backend {
   void RopeAndWriteKvCache(Tensor qkv, int num_heads, const Tensor& positions,
                            const RopeParams& rope, const Tensor& slots,
                            const KvCacheView& cache) override;
+  void LinearRopeAndWriteKvCache(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                                 Tensor qkv, int num_heads, const Tensor& positions,
+                                 const RopeParams& rope, const Tensor& slots,
+                                 const KvCacheView& cache) override;
   void PagedAttention(const Tensor& qkv, int num_heads, const KvCacheView& cache,
                       const AttentionBatch& batch, float scale, Tensor out) override;
   void SiluAndMul(const Tensor& x, Tensor out) override;

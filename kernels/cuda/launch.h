@@ -74,6 +74,27 @@ inline constexpr int kMaxGemvRows = 8;
 void LaunchGemv(FloatType type, const void* x, const void* w, const void* bias, int rows, int n,
                 int k, void* out, cudaStream_t stream);
 
+// What LaunchGemvRopeKv's epilogue needs: LaunchRopeWriteKv's arguments, the rotation
+// over whole heads.
+struct RopeKvParams {
+  int num_heads = 0;
+  int kv_heads = 0;
+  int head_dim = 0;
+  const int32_t* positions = nullptr;  // [rows]
+  const float* inv_freq = nullptr;     // [head_dim / 2]
+  const int32_t* slots = nullptr;      // [rows]
+  void* k_cache = nullptr;             // [slots, kv_heads, head_dim] T
+  void* v_cache = nullptr;
+};
+
+// LaunchGemv into qkv = x @ w^T (+ bias), then LaunchRopeWriteKv with rotary_dim ==
+// head_dim, in one pass with the same result.
+// x: [rows, k] T; w: [(num_heads + 2 kv_heads) head_dim, k] T; bias: [that] T or null;
+// qkv: [rows, num_heads + 2 kv_heads, head_dim] T.
+// REQUIRES: 1 <= rows <= kMaxGemvRows; k % 8 == 0; head_dim even.
+void LaunchGemvRopeKv(FloatType type, const void* x, const void* w, const void* bias, int rows,
+                      int k, const RopeKvParams& rope, void* qkv, cudaStream_t stream);
+
 // LaunchGemv into gate_up = x @ w^T (+ bias), then LaunchSiluAndMul, in one pass with the
 // same result: out = silu(gate_up[:, :inter]) * gate_up[:, inter:].
 // x: [rows, k] T; w: [2 * inter, k] T; bias: [2 * inter] T or null; out: [rows, inter] T.

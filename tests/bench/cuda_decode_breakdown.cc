@@ -216,19 +216,27 @@ StepTimes RunBatch(CudaBackend& gpu, Bench& b, const ModelWeightsOnDevice& model
   rows.push_back({"add_rms_norm", bs,
                   b.Time([&](int) { gpu.AddRmsNorm(x, residual, norm_w, 1e-5f); }), 2 * kLayers + 1,
                   4 * act_bytes});
-  linear("linear qkv", qkv_w, x, qkv.Reshape({n, (kHeads + 2 * kKvHeads) * kHeadDim}));
+  // Up to kMaxGemvRows rows the step runs the fused kernels, past them the two passes.
+  const bool fused = batch <= 8;
+  linear("linear qkv", qkv_w, x, qkv.Reshape({n, (kHeads + 2 * kKvHeads) * kHeadDim}),
+         fused ? 0 : kLayers);
   rows.push_back(
       {"rope_and_write_kv_cache", bs, b.Time([&](int) {
          gpu.RopeAndWriteKvCache(qkv, kHeads, pos, RopeParams{inv_freq, kHeadDim}, slot, cache);
        }),
-       kLayers, 2.0 * 2 * n * (kHeads + kKvHeads) * kHeadDim + 2.0 * 2 * n * kKvHeads * kHeadDim});
+       fused ? 0 : kLayers,
+       2.0 * 2 * n * (kHeads + kKvHeads) * kHeadDim + 2.0 * 2 * n * kKvHeads * kHeadDim});
+  rows.push_back(
+      {"linear_rope_and_write_kv_cache (qkv fused)", bs + ", 6144x4096", b.Time([&](int i) {
+         gpu.LinearRopeAndWriteKvCache(x, qkv_w[i % kCopies], Tensor(), qkv, kHeads, pos,
+                                       RopeParams{inv_freq, kHeadDim}, slot, cache);
+       }),
+       fused ? kLayers : 0, 2.0 * qkv_w[0].numel() + 2.0 * x.numel() + 2.0 * qkv.numel()});
   rows.push_back({"paged_attention", bs + ", context " + std::to_string(kContext), b.Time([&](int) {
                     gpu.PagedAttention(qkv, kHeads, cache, attention, 0.088f, attn);
                   }),
                   kLayers, 2.0 * 2 * n * kContext * kKvHeads * kHeadDim});
   linear("linear o_proj", o_w, attn.Reshape({n, kHeads * kHeadDim}), x);
-  // Up to kMaxGemvRows rows the step runs the fused kernel, past them the two passes.
-  const bool fused = batch <= 8;
   linear("linear gate_up", gate_up_w, x, gate_up, fused ? 0 : kLayers);
   rows.push_back({"silu_and_mul", bs, b.Time([&](int) { gpu.SiluAndMul(gate_up, act); }),
                   fused ? 0 : kLayers, 2.0 * 3 * n * kInter});
@@ -273,8 +281,7 @@ StepTimes RunBatch(CudaBackend& gpu, Bench& b, const ModelWeightsOnDevice& model
     for (int l = 0; l < kLayers; ++l) {
       const ModelWeightsOnDevice::Layer& w = model.layers[l];
       if (l > 0) gpu.AddRmsNorm(x, residual, w.input_norm, eps);
-      gpu.Linear(x, w.qkv, Tensor(), qkv.Reshape({n, (kHeads + 2 * kKvHeads) * kHeadDim}));
-      gpu.RopeAndWriteKvCache(qkv, kHeads, pos, rope, slot, caches[l]);
+      gpu.LinearRopeAndWriteKvCache(x, w.qkv, Tensor(), qkv, kHeads, pos, rope, slot, caches[l]);
       gpu.PagedAttention(qkv, kHeads, caches[l], attention, 0.088f, attn);
       gpu.Linear(attn.Reshape({n, kHeads * kHeadDim}), w.o, Tensor(), x);
       gpu.AddRmsNorm(x, residual, w.post_norm, eps);

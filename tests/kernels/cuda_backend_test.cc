@@ -252,6 +252,61 @@ TEST_P(CudaBackendTest, RopeAndWriteKvCacheIsRopeThenWriteKvCache) {
   }
 }
 
+// The fused kernel (GEMV rows, the whole head rotated) is Linear then
+// RopeAndWriteKvCache bit for bit, in qkv and in both caches; a partial rotation and
+// more rows than the GEMV takes run the two passes; and the CPU agrees.
+TEST_P(CudaBackendTest, LinearRopeAndWriteKvCacheIsLinearThenRopeAndWriteKvCache) {
+  struct Case {
+    int rows, in, heads, kv_heads, head_dim, rotary_dim;
+    bool bias;
+  };
+  for (const Case& c : {Case{1, 512, 8, 2, 128, 128, false}, Case{5, 256, 4, 4, 64, 64, true},
+                        Case{8, 1024, 16, 2, 32, 32, false}, Case{3, 256, 8, 2, 64, 32, true},
+                        Case{9, 256, 8, 2, 64, 64, false}}) {
+    const int total_heads = c.heads + 2 * c.kv_heads;
+    const int features = total_heads * c.head_dim;
+    const int pool = 4;
+    const int block_size = 4;
+    ModelConfig config;
+    config.head_dim = c.rotary_dim;
+    config.rope_theta = 500000.0;
+    Twin freq = MakeExact(ComputeRopeInvFreq(config), DType::kF32);
+    Twin x = Make(Random(c.rows * c.in), {c.rows, c.in});
+    Twin w = Make(Random(features * c.in, 0.05f), {features, c.in});
+    Twin b = c.bias ? Make(Random(features), {features}) : Twin{};
+    Twin positions = MakeExact(RandomIds(c.rows, 4096), DType::kI32);
+    std::vector<int32_t> slot_order(pool * block_size);
+    std::iota(slot_order.begin(), slot_order.end(), 0);
+    std::shuffle(slot_order.begin(), slot_order.end(), rng_);
+    Twin slots = MakeExact(std::vector<int32_t>(slot_order.begin(), slot_order.begin() + c.rows),
+                           DType::kI32);
+    Twin fused = Zeros({c.rows, total_heads, c.head_dim});
+    Twin apart = Zeros({c.rows, total_heads, c.head_dim});
+    Twin k = Zeros({pool, block_size, c.kv_heads, c.head_dim});
+    Twin v = Zeros({pool, block_size, c.kv_heads, c.head_dim});
+    Twin k_apart = Zeros({pool, block_size, c.kv_heads, c.head_dim});
+    Twin v_apart = Zeros({pool, block_size, c.kv_heads, c.head_dim});
+    const RopeParams gpu_rope{freq.gpu, c.rotary_dim};
+    gpu_->LinearRopeAndWriteKvCache(x.gpu, w.gpu, b.gpu, fused.gpu, c.heads, positions.gpu,
+                                    gpu_rope, slots.gpu, KvCacheView{k.gpu, v.gpu});
+    gpu_->Linear(x.gpu, w.gpu, b.gpu, apart.gpu.Reshape({c.rows, features}));
+    gpu_->RopeAndWriteKvCache(apart.gpu, c.heads, positions.gpu, gpu_rope, slots.gpu,
+                              KvCacheView{k_apart.gpu, v_apart.gpu});
+    SCOPED_TRACE(::testing::Message() << c.rows << " rows, " << c.heads << "/" << c.kv_heads
+                                      << " heads of " << c.head_dim << ", rotary " << c.rotary_dim);
+    EXPECT_EQ(ReadGpu(fused.gpu), ReadGpu(apart.gpu));
+    EXPECT_EQ(ReadGpu(k.gpu), ReadGpu(k_apart.gpu));
+    EXPECT_EQ(ReadGpu(v.gpu), ReadGpu(v_apart.gpu));
+    cpu_.LinearRopeAndWriteKvCache(x.cpu, w.cpu, b.cpu, fused.cpu, c.heads, positions.cpu,
+                                   RopeParams{freq.cpu, c.rotary_dim}, slots.cpu,
+                                   KvCacheView{k.cpu, v.cpu});
+    // Angles of positions up to 4096: fp32 on the GPU, double on the CPU (RopeMatchesCpu).
+    EXPECT_LE(RelativeError(fused), 4 * Epsilon());
+    EXPECT_LE(RelativeError(k), 4 * Epsilon());
+    EXPECT_LE(RelativeError(v), 2 * Epsilon());
+  }
+}
+
 TEST_P(CudaBackendTest, SiluAndMulMatchesCpu) {
   for (auto [rows, inter] : {std::pair{1, 688}, {5, 14336}, {64, 256}}) {
     Twin x = Make(Random(rows * 2 * inter, 2.0f), {rows, 2 * inter});
