@@ -333,8 +333,32 @@ void ModelRunner::RunLayers(int num_tokens_in, int num_rows_in) {
   Tensor act = mlp_act_.View(dtype, {num_tokens, inter});
 
   // The residual stream starts as the embeddings; each layer adds its attention and MLP
-  // outputs to it (fused into the next norm).
+  // outputs to it. Where the backend prefers it, each norm goes to the linear op that
+  // reads it and each output projection adds to the stream (x is then only the scratch
+  // of backends that do not fuse these); otherwise AddRmsNorm does both between plain
+  // linear ops. The two compute the same values.
   be.Embedding(weights_.embed_tokens, ids_, residual);
+  if (be.PrefersNormInLinear(num_tokens, hidden)) {
+    for (int l = 0; l < config_.num_hidden_layers; ++l) {
+      const LayerWeights& w = weights_.layers[l];
+      be.RmsNormLinearRopeAndWriteKvCache({residual, w.input_norm, eps, x}, w.qkv, w.qkv_bias, qkv,
+                                          num_heads, positions_, rope_, slots_, kv_layers_[l]);
+      be.PagedAttention(qkv, num_heads, kv_layers_[l], attention_, scale, attn);
+      be.LinearAddToResidual(attn.Reshape({num_tokens, num_heads * head_dim}), w.o_proj, w.o_bias,
+                             x, residual);
+      be.RmsNormLinearSiluAndMul({residual, w.post_attention_norm, eps, x}, w.gate_up,
+                                 w.gate_up_bias, gate_up, act);
+      be.LinearAddToResidual(act, w.down, w.down_bias, x, residual);
+    }
+    if (num_rows == 0) return;
+    // Only the rows that need logits go through the final norm and the LM head.
+    Tensor rows = last_rows_.View(dtype, {num_rows, hidden});
+    be.Embedding(residual, logit_rows_, rows);
+    be.RmsNormLinear({rows, weights_.final_norm, eps, hidden_.View(dtype, {num_rows, hidden})},
+                     weights_.lm_head, Tensor(),
+                     logits_.View(dtype, {num_rows, config_.vocab_size}));
+    return;
+  }
   be.RmsNorm(residual, weights_.layers[0].input_norm, eps, x);
   for (int l = 0; l < config_.num_hidden_layers; ++l) {
     const LayerWeights& w = weights_.layers[l];

@@ -21,6 +21,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -38,6 +39,18 @@ namespace loom {
 struct RopeParams {
   Tensor inv_freq;  // [rotary_dim / 2] F32
   int rotary_dim = 0;
+};
+
+// The input of a linear op given as RmsNorm(residual, weight, eps), for the ops that
+// take one (RmsNormLinear and its fused forms). A backend that fuses the norm reads
+// `residual` and normalizes each row as it loads it; one that does not first writes the
+// normalized rows to `scratch` (unspecified afterwards).
+// residual, scratch: [T, hidden]; weight: [hidden]
+struct RmsNormInput {
+  Tensor residual;
+  Tensor weight;
+  float eps = 0.0f;
+  Tensor scratch;
 };
 
 // One layer's slice of the paged KV pool. Block b holds tokens
@@ -145,6 +158,21 @@ class Backend {
   // layout); bias: [out] or a null view (data == nullptr); out: [T, out]
   virtual void Linear(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor out) = 0;
 
+  // residual += x @ weight^T (+ bias), the product rounded to the activation dtype before
+  // the add, as Linear into `product` and then AddRmsNorm's add would round it.
+  // x: [T, in]; weight: [out, in]; product (scratch, unspecified afterwards), residual:
+  // [T, out]
+  virtual void LinearAddToResidual(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                                   Tensor product, Tensor residual) = 0;
+
+  // RmsNorm(in) into in.scratch, then Linear(in.scratch, ...): one pass on backends that
+  // fuse them, with the same result up to the order of the norm's sum.
+  virtual void RmsNormLinear(const RmsNormInput& in, const Tensor& weight, const Tensor& bias,
+                             Tensor out) {
+    RmsNorm(in.residual, in.weight, in.eps, in.scratch);
+    Linear(in.scratch, weight, bias, out);
+  }
+
   // The attention block works on the fused projection qkv: [T, heads + 2 * kv_heads,
   // head_dim], holding for each token its `num_heads` query heads, then its kv_heads key
   // heads, then its kv_heads value heads (the output of one matrix product).
@@ -177,6 +205,17 @@ class Backend {
     RopeAndWriteKvCache(qkv, num_heads, positions, rope, slots, cache);
   }
 
+  // RmsNorm(in) into in.scratch, then LinearRopeAndWriteKvCache(in.scratch, ...), as
+  // RmsNormLinear.
+  virtual void RmsNormLinearRopeAndWriteKvCache(const RmsNormInput& in, const Tensor& weight,
+                                                const Tensor& bias, Tensor qkv, int num_heads,
+                                                const Tensor& positions, const RopeParams& rope,
+                                                const Tensor& slots, const KvCacheView& cache) {
+    RmsNorm(in.residual, in.weight, in.eps, in.scratch);
+    LinearRopeAndWriteKvCache(in.scratch, weight, bias, qkv, num_heads, positions, rope, slots,
+                              cache);
+  }
+
   // Causal attention of each sequence's new queries (the query heads of qkv) over its
   // paged keys and values (see AttentionBatch), with grouped-query sharing: query head h
   // reads kv head h / (num_heads / kv_heads).  out: [T, num_heads, head_dim]
@@ -198,6 +237,13 @@ class Backend {
     SiluAndMul(gate_up, out);
   }
 
+  // RmsNorm(in) into in.scratch, then LinearSiluAndMul(in.scratch, ...), as RmsNormLinear.
+  virtual void RmsNormLinearSiluAndMul(const RmsNormInput& in, const Tensor& weight,
+                                       const Tensor& bias, Tensor gate_up, Tensor out) {
+    RmsNorm(in.residual, in.weight, in.eps, in.scratch);
+    LinearSiluAndMul(in.scratch, weight, bias, gate_up, out);
+  }
+
   // Picks one token per row of `logits` and its log probability under the raw logits.
   // Temperature 0 is argmax (lowest id among ties). Otherwise softmax(logits /
   // temperature) is cut to the top_k largest, then to the shortest prefix (descending
@@ -215,6 +261,15 @@ class Backend {
                                      int intermediate) const {
     (void)hidden, (void)head_dim, (void)num_kv_heads, (void)intermediate;
     return absl::OkStatus();
+  }
+  // Whether a forward of `rows` token rows of width `hidden` should hand each RMSNorm to
+  // the linear op that reads it (the RmsNormLinear ops, with LinearAddToResidual adding
+  // each block's output to the residual stream) rather than run AddRmsNorm between plain
+  // linear ops: true where the backend fuses the norms at that size, or where, as on the
+  // CPU, both orders cost the same. Both compute the same values.
+  virtual bool PrefersNormInLinear(int64_t rows, int64_t hidden) const {
+    (void)rows, (void)hidden;
+    return false;
   }
   // The device's memory, for sizing the KV pool; nullopt where memory is the host's.
   virtual std::optional<DeviceMemory> MemoryInfo() const { return std::nullopt; }

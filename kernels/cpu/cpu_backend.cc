@@ -121,6 +121,17 @@ void CpuBackend::Linear(const Tensor& x, const Tensor& weight, const Tensor& bia
                  out.as<float>());
 }
 
+void CpuBackend::LinearAddToResidual(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                                     Tensor product, Tensor residual) {
+  CheckF32(residual, "linear_add_to_residual residual");
+  LOOM_CHECK(product.numel() == residual.numel())
+      << "product " << product.ShapeString() << " vs residual " << residual.ShapeString();
+  Linear(x, weight, bias, product);
+  float* r = residual.as<float>();
+  const float* p = product.as<float>();
+  for (int64_t i = 0; i < residual.numel(); ++i) r[i] += p[i];
+}
+
 void CpuBackend::Rope(Tensor qkv, int num_heads, const Tensor& positions, const RopeParams& rope) {
   CheckF32(qkv, "rope qkv");
   CheckI32(positions, "rope positions");

@@ -8,6 +8,7 @@
 // Thread-safety: worker-thread only, like every Backend.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "kernels/backend.h"
@@ -19,6 +20,10 @@ struct CpuBackendOptions {
   // tests of the engine's device sampling and async scheduling take); else it samples
   // each row on the host from the logits.
   bool samples_on_device = false;
+  // What PrefersNormInLinear answers. Both orders of a layer compute the same values;
+  // true hands each norm to the linear op that reads it, false runs AddRmsNorm between
+  // plain linear ops, as the CUDA backend does for large batches.
+  bool norm_in_linear = true;
 };
 
 class CpuBackend final : public Backend {
@@ -40,6 +45,8 @@ class CpuBackend final : public Backend {
   void RmsNorm(const Tensor& x, const Tensor& weight, float eps, Tensor out) override;
   void AddRmsNorm(Tensor x, Tensor residual, const Tensor& weight, float eps) override;
   void Linear(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor out) override;
+  void LinearAddToResidual(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                           Tensor product, Tensor residual) override;
   void Rope(Tensor qkv, int num_heads, const Tensor& positions, const RopeParams& rope) override;
   void WriteKvCache(const Tensor& qkv, int num_heads, const Tensor& slots,
                     const KvCacheView& cache) override;
@@ -50,6 +57,12 @@ class CpuBackend final : public Backend {
                     Tensor logprobs) override;
 
   bool SamplesOnDevice() const override { return options_.samples_on_device; }
+  // The norm written to the scratch rows then read back costs what AddRmsNorm does, and
+  // the final norm then runs on the logit rows only.
+  bool PrefersNormInLinear(int64_t rows, int64_t hidden) const override {
+    (void)rows, (void)hidden;
+    return options_.norm_in_linear;
+  }
 
  private:
   CpuBackendOptions options_;

@@ -56,6 +56,14 @@ cudaDataType_t CudaDataTypeOf(DType dtype) {
   return dtype == DType::kF16 ? CUDA_R_16F : CUDA_R_16BF;
 }
 
+// The GemvNorm of `norm` (none for nullptr), its weight checked against x: [rows, k].
+cuda::GemvNorm GemvNormOf(const RmsNormInput* norm, const Tensor& x) {
+  if (norm == nullptr) return {};
+  LOOM_CHECK(norm->weight.dtype == x.dtype && norm->weight.numel() == x.dim(1))
+      << "norm weight " << norm->weight.ShapeString() << " for rows " << x.ShapeString();
+  return {.weight = norm->weight.data, .eps = norm->eps};
+}
+
 class CudaGraph final : public BackendGraph {
  public:
   CudaGraph(cudaGraphExec_t exec, cudaStream_t stream) : exec_(exec), stream_(stream) {}
@@ -334,7 +342,55 @@ void CudaBackend::AddRmsNorm(Tensor x, Tensor residual, const Tensor& weight, fl
   CheckLaunch();
 }
 
+bool CudaBackend::PrefersNormInLinear(int64_t rows, int64_t hidden) const {
+  return rows <= cuda::kMaxGemvRows && hidden % 8 == 0 &&
+         rows * hidden * static_cast<int64_t>(DTypeSize(options_.dtype)) <= cuda::kMaxGemvNormBytes;
+}
+
 void CudaBackend::Linear(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor out) {
+  LinearWithNorm(x, nullptr, weight, bias, out);
+}
+
+void CudaBackend::RmsNormLinear(const RmsNormInput& in, const Tensor& weight, const Tensor& bias,
+                                Tensor out) {
+  if (!PrefersNormInLinear(in.residual.dim(0), in.residual.dim(1))) {
+    Backend::RmsNormLinear(in, weight, bias, out);
+    return;
+  }
+  LinearWithNorm(in.residual, &in, weight, bias, out);
+}
+
+void CudaBackend::LinearAddToResidual(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                                      Tensor product, Tensor residual) {
+  UseDevice();
+  const int64_t rows = x.dim(0);
+  const int64_t in = x.dim(1);
+  const int64_t out_features = weight.dim(0);
+  LOOM_CHECK(residual.dtype == options_.dtype && residual.dim(0) == rows &&
+             residual.dim(1) == out_features && product.numel() == residual.numel() &&
+             out_features % 8 == 0)
+      << "x " << x.ShapeString() << " weight " << weight.ShapeString() << " residual "
+      << residual.ShapeString();
+  if (rows == 0) return;
+  if (rows > cuda::kMaxGemvRows || in % 8 != 0) {
+    // cuBLAS into product, then the add, rounded as AddRmsNorm rounds it.
+    Linear(x, weight, bias, product.Reshape({rows, out_features}));
+    cuda::LaunchAdd(FloatTypeOf(options_.dtype), product.data, rows * out_features, residual.data,
+                    state_->stream);
+    CheckLaunch();
+    return;
+  }
+  LOOM_CHECK(x.dtype == options_.dtype && weight.dtype == options_.dtype && weight.dim(1) == in)
+      << "x " << x.ShapeString() << " weight " << weight.ShapeString();
+  LOOM_CHECK(bias.data == nullptr || bias.numel() == out_features) << bias.ShapeString();
+  cuda::LaunchGemvAddResidual(FloatTypeOf(options_.dtype), x.data, weight.data, bias.data,
+                              static_cast<int>(rows), static_cast<int>(out_features),
+                              static_cast<int>(in), residual.data, state_->stream);
+  CheckLaunch();
+}
+
+void CudaBackend::LinearWithNorm(const Tensor& x, const RmsNormInput* norm, const Tensor& weight,
+                                 const Tensor& bias, Tensor out) {
   UseDevice();
   const int64_t rows = x.dim(0);
   const int64_t in = x.dim(1);
@@ -349,11 +405,12 @@ void CudaBackend::Linear(const Tensor& x, const Tensor& weight, const Tensor& bi
   const cuda::FloatType type = FloatTypeOf(options_.dtype);
   if (rows <= cuda::kMaxGemvRows && in % 8 == 0) {
     cuda::LaunchGemv(type, x.data, weight.data, bias.data, static_cast<int>(rows),
-                     static_cast<int>(out_features), static_cast<int>(in), out.data,
-                     state_->stream);
+                     static_cast<int>(out_features), static_cast<int>(in), GemvNormOf(norm, x),
+                     out.data, state_->stream);
     CheckLaunch();
     return;
   }
+  LOOM_CHECK(norm == nullptr) << "a norm fused into a cuBLAS product of " << rows << " rows";
   // Row-major out[rows, n] = x[rows, k] @ w[n, k]^T is column-major out^T = w^T x^T:
   // cuBLAS sees w as a k x n matrix to transpose and x as k x rows. A bias is broadcast
   // into out first and added with beta = 1, so the sum is rounded once.
@@ -431,12 +488,37 @@ void CudaBackend::LinearRopeAndWriteKvCache(const Tensor& x, const Tensor& weigh
                                             const Tensor& bias, Tensor qkv, int num_heads,
                                             const Tensor& positions, const RopeParams& rope,
                                             const Tensor& slots, const KvCacheView& cache) {
+  LinearRopeAndWriteKvCacheWithNorm(x, nullptr, weight, bias, qkv, num_heads, positions, rope,
+                                    slots, cache);
+}
+
+void CudaBackend::RmsNormLinearRopeAndWriteKvCache(const RmsNormInput& in, const Tensor& weight,
+                                                   const Tensor& bias, Tensor qkv, int num_heads,
+                                                   const Tensor& positions, const RopeParams& rope,
+                                                   const Tensor& slots, const KvCacheView& cache) {
+  const int64_t rows = in.residual.dim(0);
+  if (rows == 0) return;
+  if (!PrefersNormInLinear(rows, in.residual.dim(1)) || rope.rotary_dim != qkv.dim(2)) {
+    Backend::RmsNormLinearRopeAndWriteKvCache(in, weight, bias, qkv, num_heads, positions, rope,
+                                              slots, cache);
+    return;
+  }
+  LinearRopeAndWriteKvCacheWithNorm(in.residual, &in, weight, bias, qkv, num_heads, positions, rope,
+                                    slots, cache);
+}
+
+void CudaBackend::LinearRopeAndWriteKvCacheWithNorm(const Tensor& x, const RmsNormInput* norm,
+                                                    const Tensor& weight, const Tensor& bias,
+                                                    Tensor qkv, int num_heads,
+                                                    const Tensor& positions, const RopeParams& rope,
+                                                    const Tensor& slots, const KvCacheView& cache) {
   UseDevice();
   const int64_t rows = x.dim(0);
   const int64_t in = x.dim(1);
   const int64_t head_dim = qkv.dim(2);
   if (rows == 0 || rows > cuda::kMaxGemvRows || in % 8 != 0 || rope.rotary_dim != head_dim) {
     // cuBLAS, or a partial rotation: the two passes.
+    LOOM_CHECK(norm == nullptr) << "a norm fused into a two-pass projection of " << rows << " rows";
     Backend::LinearRopeAndWriteKvCache(x, weight, bias, qkv, num_heads, positions, rope, slots,
                                        cache);
     return;
@@ -463,7 +545,8 @@ void CudaBackend::LinearRopeAndWriteKvCache(const Tensor& x, const Tensor& weigh
   p.k_cache = cache.k.data;
   p.v_cache = cache.v.data;
   cuda::LaunchGemvRopeKv(FloatTypeOf(options_.dtype), x.data, weight.data, bias.data,
-                         static_cast<int>(rows), static_cast<int>(in), p, qkv.data, state_->stream);
+                         static_cast<int>(rows), static_cast<int>(in), GemvNormOf(norm, x), p,
+                         qkv.data, state_->stream);
   CheckLaunch();
 }
 
@@ -539,12 +622,30 @@ void CudaBackend::SiluAndMul(const Tensor& x, Tensor out) {
 
 void CudaBackend::LinearSiluAndMul(const Tensor& x, const Tensor& weight, const Tensor& bias,
                                    Tensor gate_up, Tensor out) {
+  LinearSiluAndMulWithNorm(x, nullptr, weight, bias, gate_up, out);
+}
+
+void CudaBackend::RmsNormLinearSiluAndMul(const RmsNormInput& in, const Tensor& weight,
+                                          const Tensor& bias, Tensor gate_up, Tensor out) {
+  const int64_t rows = in.residual.dim(0);
+  if (rows == 0) return;
+  if (!PrefersNormInLinear(rows, in.residual.dim(1))) {
+    Backend::RmsNormLinearSiluAndMul(in, weight, bias, gate_up, out);
+    return;
+  }
+  LinearSiluAndMulWithNorm(in.residual, &in, weight, bias, gate_up, out);
+}
+
+void CudaBackend::LinearSiluAndMulWithNorm(const Tensor& x, const RmsNormInput* norm,
+                                           const Tensor& weight, const Tensor& bias, Tensor gate_up,
+                                           Tensor out) {
   UseDevice();
   const int64_t rows = x.dim(0);
   const int64_t in = x.dim(1);
   const int64_t inter = out.dim(1);
   if (rows > cuda::kMaxGemvRows || in % 8 != 0) {
     // The matrix product runs on cuBLAS: the two passes.
+    LOOM_CHECK(norm == nullptr) << "a norm fused into a cuBLAS product of " << rows << " rows";
     Backend::LinearSiluAndMul(x, weight, bias, gate_up, out);
     return;
   }
@@ -557,7 +658,7 @@ void CudaBackend::LinearSiluAndMul(const Tensor& x, const Tensor& weight, const 
   if (rows == 0) return;
   cuda::LaunchGemvSiluAndMul(FloatTypeOf(options_.dtype), x.data, weight.data, bias.data,
                              static_cast<int>(rows), static_cast<int>(inter), static_cast<int>(in),
-                             out.data, state_->stream);
+                             GemvNormOf(norm, x), out.data, state_->stream);
   CheckLaunch();
 }
 

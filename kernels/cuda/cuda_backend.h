@@ -49,6 +49,10 @@ class CudaBackend final : public Backend {
   void RmsNorm(const Tensor& x, const Tensor& weight, float eps, Tensor out) override;
   void AddRmsNorm(Tensor x, Tensor residual, const Tensor& weight, float eps) override;
   void Linear(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor out) override;
+  void LinearAddToResidual(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                           Tensor product, Tensor residual) override;
+  void RmsNormLinear(const RmsNormInput& in, const Tensor& weight, const Tensor& bias,
+                     Tensor out) override;
   void Rope(Tensor qkv, int num_heads, const Tensor& positions, const RopeParams& rope) override;
   void WriteKvCache(const Tensor& qkv, int num_heads, const Tensor& slots,
                     const KvCacheView& cache) override;
@@ -59,16 +63,24 @@ class CudaBackend final : public Backend {
                                  Tensor qkv, int num_heads, const Tensor& positions,
                                  const RopeParams& rope, const Tensor& slots,
                                  const KvCacheView& cache) override;
+  void RmsNormLinearRopeAndWriteKvCache(const RmsNormInput& in, const Tensor& weight,
+                                        const Tensor& bias, Tensor qkv, int num_heads,
+                                        const Tensor& positions, const RopeParams& rope,
+                                        const Tensor& slots, const KvCacheView& cache) override;
   void PagedAttention(const Tensor& qkv, int num_heads, const KvCacheView& cache,
                       const AttentionBatch& batch, float scale, Tensor out) override;
   void SiluAndMul(const Tensor& x, Tensor out) override;
   void LinearSiluAndMul(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor gate_up,
                         Tensor out) override;
+  void RmsNormLinearSiluAndMul(const RmsNormInput& in, const Tensor& weight, const Tensor& bias,
+                               Tensor gate_up, Tensor out) override;
   void SampleTokens(const Tensor& logits, const SamplingBatch& params, Tensor ids,
                     Tensor logprobs) override;
 
   absl::Status SupportsShape(int hidden, int head_dim, int num_kv_heads,
                              int intermediate) const override;
+  // Up to kMaxGemvRows rows whose normalized copies fit a GEMV block's shared memory.
+  bool PrefersNormInLinear(int64_t rows, int64_t hidden) const override;
   std::optional<DeviceMemory> MemoryInfo() const override;
   bool SamplesOnDevice() const override { return true; }
   absl::StatusOr<std::unique_ptr<BackendGraph>> Capture(
@@ -82,6 +94,17 @@ class CudaBackend final : public Backend {
   CudaBackend(const CudaBackendOptions& options, std::unique_ptr<State> state);
   // Makes options_.device current on the calling thread.
   void UseDevice() const;
+  // The bodies of Linear, LinearRopeAndWriteKvCache and LinearSiluAndMul. With a norm
+  // (only where PrefersNormInLinear), x is norm->residual, normalized as the GEMV loads it.
+  void LinearWithNorm(const Tensor& x, const RmsNormInput* norm, const Tensor& weight,
+                      const Tensor& bias, Tensor out);
+  void LinearRopeAndWriteKvCacheWithNorm(const Tensor& x, const RmsNormInput* norm,
+                                         const Tensor& weight, const Tensor& bias, Tensor qkv,
+                                         int num_heads, const Tensor& positions,
+                                         const RopeParams& rope, const Tensor& slots,
+                                         const KvCacheView& cache);
+  void LinearSiluAndMulWithNorm(const Tensor& x, const RmsNormInput* norm, const Tensor& weight,
+                                const Tensor& bias, Tensor gate_up, Tensor out);
 
   CudaBackendOptions options_;
   std::unique_ptr<State> state_;

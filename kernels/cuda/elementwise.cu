@@ -1,12 +1,12 @@
 // The per-token kernels of a layer: row gather, RMSNorm (plain and fused with the
-// residual add), RoPE, the KV-cache write (alone or fused with RoPE), SiLU-and-mul and
-// the bias broadcast.
+// residual add), RoPE, the KV-cache write (alone or fused with RoPE), SiLU-and-mul, the
+// residual add alone and the bias broadcast.
 //
 // Parallelization: one block per token row; threads stride over the row in 8-element
-// (16-byte) vectors. Every kernel is launched with LaunchPdl and so begins with the wait
-// for the kernels before it (kernels/cuda/pdl.cuh). Arithmetic is fp32; intermediate
-// results are rounded to the storage type where PyTorch rounds them, so that greedy
-// decoding matches transformers.
+// (16-byte) vectors (the add alone: one thread per vector of the whole tensor). Every kernel is
+// launched with LaunchPdl and so begins with the wait for the kernels before it
+// (kernels/cuda/pdl.cuh). Arithmetic is fp32; intermediate results are rounded to the storage type
+// where PyTorch rounds them, so that greedy decoding matches transformers.
 #include <algorithm>
 
 #include "kernels/cuda/float_traits.cuh"
@@ -232,6 +232,21 @@ __global__ void SiluAndMulKernel(const T* x, int inter, T* out) {
   }
 }
 
+// out = round(out + x) over `vectors` 8-element vectors, AddRmsNormKernel's add.
+template <typename T>
+__global__ void AddKernel(const T* x, int64_t vectors, T* out) {
+  WaitForPriorGrids();
+  AllowDependentLaunch();
+  const int64_t v = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (v >= vectors) return;
+  const Vec8<T> a = LoadVec8(x + v * 8);
+  const Vec8<T> b = LoadVec8(out + v * 8);
+  Vec8<T> sum;
+#pragma unroll
+  for (int j = 0; j < 8; ++j) sum.v[j] = FromFloat<T>(ToFloat(a.v[j]) + ToFloat(b.v[j]));
+  StoreVec8(out + v * 8, sum);
+}
+
 template <typename T>
 __global__ void BroadcastRowsKernel(const T* bias, int cols, T* out) {
   WaitForPriorGrids();
@@ -336,6 +351,17 @@ void LaunchSiluAndMul(FloatType type, const void* x, int rows, int inter, void* 
     using T = decltype(zero);
     LaunchPdl(SiluAndMulKernel<T>, grid, kRowThreads, 0, stream, static_cast<const T*>(x), inter,
               static_cast<T*>(out));
+  });
+}
+
+void LaunchAdd(FloatType type, const void* x, int64_t count, void* out, cudaStream_t stream) {
+  if (count == 0) return;
+  const int64_t vectors = count / 8;
+  const int64_t blocks = (vectors + kRowThreads - 1) / kRowThreads;
+  DispatchFloat(type, [&](auto zero) {
+    using T = decltype(zero);
+    LaunchPdl(AddKernel<T>, static_cast<unsigned>(blocks), kRowThreads, 0, stream,
+              static_cast<const T*>(x), vectors, static_cast<T*>(out));
   });
 }
 

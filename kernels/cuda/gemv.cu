@@ -9,9 +9,17 @@
 // Eight warps per block, one block per eight output features. Launched with LaunchPdl:
 // the first weight loads are issued before the wait for the previous kernel.
 //
-// Two fused epilogues give a warp two weight rows, streamed together and each
-// accumulated exactly as the plain kernel does, so that the result is bitwise that of
-// the plain product followed by the kernel the epilogue replaces (elementwise.cu):
+// A fused prologue (GemvNorm) takes the RMSNorm of the input rows: x is the residual
+// stream, and after the wait the block loads all its rows into shared memory, reduces
+// their sums of squares and normalizes them in place as RmsNormKernel would; the warps
+// then read the activation rows from there. It replaces a norm kernel and its round
+// trip through global memory with one load per block from L2.
+//
+// Three fused epilogues. Adding to the residual (LaunchGemvAddResidual) rounds the
+// product to T and adds it to out, as Linear then AddRmsNorm's add would. The other two
+// give a warp two weight rows, streamed together and each accumulated exactly as the
+// plain kernel does, so that the result is bitwise that of the plain product followed
+// by the kernel the epilogue replaces (elementwise.cu):
 //  - SiLU-and-mul (LaunchGemvSiluAndMul): w holds the gate rows then the up rows; the
 //    warp of output n takes rows n and n + inter, rounds both to T and writes
 //    silu(gate) * up.
@@ -20,6 +28,8 @@
 //    head_dim / 2), rounds both to T, rotates a query or key pair, writes it to qkv and
 //    a key or value pair to its cache slot. Its angle, slot and inputs are read before
 //    the wait (index tensors and weights: no kernel writes them).
+#include <type_traits>
+
 #include "kernels/cuda/float_traits.cuh"
 #include "kernels/cuda/launch.h"
 #include "kernels/cuda/pdl.cuh"
@@ -41,7 +51,63 @@ __device__ __forceinline__ float Dot8(uint4 a, uint4 b) {
   return sum;
 }
 
-enum class Epilogue { kPlain, kSiluAndMul, kRopeKv };
+enum class Epilogue { kPlain, kAddResidual, kSiluAndMul, kRopeKv };
+
+// Writes weight * round(x[r] * inv_rms(x[r])) for the kRows rows x: [kRows, k] into
+// normed: [kRows, k / 8] vectors in shared memory, RmsNormKernel's arithmetic with the
+// block's own order of the sum. Every thread of the block must call it; x is read only
+// here, after the wait for the kernel that wrote it.
+template <typename T, int kRows>
+__device__ __forceinline__ void NormalizeIntoShared(const T* x, const T* weight, float eps, int k,
+                                                    uint4* normed) {
+  __shared__ float partial[kWarpsPerBlock][kRows];
+  const int vectors = k / 8;
+  float sum_squares[kRows];
+#pragma unroll
+  for (int r = 0; r < kRows; ++r) sum_squares[r] = 0.0f;
+  for (int v = threadIdx.x; v < vectors; v += blockDim.x) {
+#pragma unroll
+    for (int r = 0; r < kRows; ++r) {
+      const uint4 h = __ldg(reinterpret_cast<const uint4*>(x + r * k) + v);
+      normed[r * vectors + v] = h;
+      const T* e = reinterpret_cast<const T*>(&h);
+#pragma unroll
+      for (int j = 0; j < 8; ++j)
+        sum_squares[r] = fmaf(ToFloat(e[j]), ToFloat(e[j]), sum_squares[r]);
+    }
+  }
+  const int warp = threadIdx.x / 32;
+#pragma unroll
+  for (int r = 0; r < kRows; ++r) {
+    sum_squares[r] = WarpSum(sum_squares[r]);
+    if (threadIdx.x % 32 == 0) partial[warp][r] = sum_squares[r];
+  }
+  __syncthreads();
+  float inv_rms[kRows];
+#pragma unroll
+  for (int r = 0; r < kRows; ++r) {
+    float total = 0.0f;
+#pragma unroll
+    for (int i = 0; i < kWarpsPerBlock; ++i) total += partial[i][r];
+    inv_rms[r] = rsqrtf(total / k + eps);
+  }
+  // Each thread rewrites the vectors it loaded.
+  for (int v = threadIdx.x; v < vectors; v += blockDim.x) {
+    const uint4 wv = __ldg(reinterpret_cast<const uint4*>(weight) + v);
+    const T* we = reinterpret_cast<const T*>(&wv);
+#pragma unroll
+    for (int r = 0; r < kRows; ++r) {
+      uint4 h = normed[r * vectors + v];
+      T* e = reinterpret_cast<T*>(&h);
+#pragma unroll
+      for (int j = 0; j < 8; ++j) {
+        e[j] = FromFloat<T>(ToFloat(we[j]) * Round<T>(ToFloat(e[j]) * inv_rms[r]));
+      }
+      normed[r * vectors + v] = h;
+    }
+  }
+  __syncthreads();
+}
 
 // The rows of w that warp `col` reads: row0 and, with a fused epilogue, row0 + offset.
 template <Epilogue kEpilogue>
@@ -53,16 +119,23 @@ __device__ __forceinline__ int64_t FirstRow(int col, int head_dim) {
   return col;
 }
 
-// n: warps, one per output (kPlain: w is [n, k]; kSiluAndMul: w is [2 n, k], out is
-// [rows, n]) or per rotated pair (kRopeKv: w is [2 n, k], out is qkv [rows, 2 n]).
-template <typename T, int kRows, Epilogue kEpilogue>
+// n: warps, one per output (kPlain, kAddResidual: w is [n, k]; kSiluAndMul: w is
+// [2 n, k], out is [rows, n]) or per rotated pair (kRopeKv: w is [2 n, k], out is qkv
+// [rows, 2 n]). kNormInput: x is normalized by norm_weight (NormalizeIntoShared), with
+// kRows * k * sizeof(T) bytes of dynamic shared memory.
+template <typename T, int kRows, Epilogue kEpilogue, bool kNormInput>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32)
     GemvWarpPerOutput(const T* __restrict__ x, const T* __restrict__ w, const T* __restrict__ bias,
-                      int n, int k, T* __restrict__ out, RopeKvParams rope) {
-  constexpr int kParts = kEpilogue == Epilogue::kPlain ? 1 : 2;  // weight rows per warp
+                      int n, int k, T* __restrict__ out, RopeKvParams rope,
+                      const T* __restrict__ norm_weight, float eps) {
+  constexpr bool kTwoRows = kEpilogue == Epilogue::kSiluAndMul || kEpilogue == Epilogue::kRopeKv;
+  constexpr int kParts = kTwoRows ? 2 : 1;  // weight rows per warp
+  extern __shared__ uint4 normed[];         // kNormInput: [kRows, k / 8]
   const int lane = threadIdx.x % 32;
   const int col = blockIdx.x * kWarpsPerBlock + threadIdx.x / 32;
-  if (col >= n) return;  // touches no memory: needs no wait
+  const bool active = col < n;
+  // A warp past n touches no memory and needs no wait, unless the block's norm needs it.
+  if (!kNormInput && !active) return;
   const int64_t row0 = FirstRow<kEpilogue>(col, rope.head_dim);
   const int64_t offset = kEpilogue == Epilogue::kRopeKv ? rope.head_dim / 2 : n;
   const T* w_row[kParts];
@@ -79,7 +152,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
   // kernel writes weights, and their latency then overlaps that kernel's tail.
   const int first = lane * 8;
   uint4 wv[kParts][kUnroll];
-  if (first + (kUnroll - 1) * kLaneStride < k) {
+  if (active && first + (kUnroll - 1) * kLaneStride < k) {
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
 #pragma unroll
@@ -93,7 +166,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
   float sin_r[kEpilogue == Epilogue::kRopeKv ? kRows : 1];
   int64_t slot_r[kEpilogue == Epilogue::kRopeKv ? kRows : 1];
   if constexpr (kEpilogue == Epilogue::kRopeKv) {
-    if (lane == 0) {
+    if (active && lane == 0) {
       const float inv_freq = rope.inv_freq[col % (rope.head_dim / 2)];
 #pragma unroll
       for (int r = 0; r < kRows; ++r) {
@@ -108,6 +181,18 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
   }
   WaitForPriorGrids();
   AllowDependentLaunch();
+  if constexpr (kNormInput) {
+    NormalizeIntoShared<T, kRows>(x, norm_weight, eps, k, normed);
+    if (!active) return;
+  }
+  // 8 elements of activation row r from element e (a multiple of 8).
+  auto load_x = [&](int r, int e) -> uint4 {
+    if constexpr (kNormInput) {
+      return normed[(r * k + e) / 8];
+    } else {
+      return __ldg(reinterpret_cast<const uint4*>(x + r * k + e));
+    }
+  };
 
   int i = first;
   for (; i + (kUnroll - 1) * kLaneStride < k; i += kUnroll * kLaneStride) {
@@ -124,7 +209,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
     for (int u = 0; u < kUnroll; ++u) {
 #pragma unroll
       for (int r = 0; r < kRows; ++r) {
-        const uint4 xv = __ldg(reinterpret_cast<const uint4*>(x + r * k + i + u * kLaneStride));
+        const uint4 xv = load_x(r, i + u * kLaneStride);
 #pragma unroll
         for (int part = 0; part < kParts; ++part) acc[part][r] += Dot8<T>(wv[part][u], xv);
       }
@@ -136,7 +221,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
       const uint4 tail = LoadStreaming(w_row[part] + i);
 #pragma unroll
       for (int r = 0; r < kRows; ++r) {
-        acc[part][r] += Dot8<T>(tail, __ldg(reinterpret_cast<const uint4*>(x + r * k + i)));
+        acc[part][r] += Dot8<T>(tail, load_x(r, i));
       }
     }
   }
@@ -181,43 +266,57 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
         cache[0] = lo;
         cache[offset] = hi;
       }
+    } else if constexpr (kEpilogue == Epilogue::kAddResidual) {
+      T* residual = out + static_cast<int64_t>(r) * n + col;
+      *residual = FromFloat<T>(ToFloat(*residual) + Round<T>(acc[0][r] + b[0]));
     } else {
       out[static_cast<int64_t>(r) * n + col] = FromFloat<T>(acc[0][r] + b[0]);
     }
   }
 }
 
-template <typename T, int kRows, Epilogue kEpilogue>
+template <typename T, int kRows, Epilogue kEpilogue, bool kNormInput>
 void Launch(const void* x, const void* w, const void* bias, int n, int k, void* out,
-            const RopeKvParams& rope, cudaStream_t stream) {
+            const RopeKvParams& rope, const GemvNorm& norm, cudaStream_t stream) {
   const int blocks = (n + kWarpsPerBlock - 1) / kWarpsPerBlock;
-  LaunchPdl(GemvWarpPerOutput<T, kRows, kEpilogue>, blocks, kWarpsPerBlock * 32, 0, stream,
-            static_cast<const T*>(x), static_cast<const T*>(w), static_cast<const T*>(bias), n, k,
-            static_cast<T*>(out), rope);
+  const size_t shared = kNormInput ? static_cast<size_t>(kRows) * k * sizeof(T) : 0;
+  LaunchPdl(GemvWarpPerOutput<T, kRows, kEpilogue, kNormInput>, blocks, kWarpsPerBlock * 32, shared,
+            stream, static_cast<const T*>(x), static_cast<const T*>(w), static_cast<const T*>(bias),
+            n, k, static_cast<T*>(out), rope, static_cast<const T*>(norm.weight), norm.eps);
 }
 
 template <Epilogue kEpilogue>
 void LaunchForRows(FloatType type, const void* x, const void* w, const void* bias, int rows, int n,
-                   int k, void* out, const RopeKvParams& rope, cudaStream_t stream) {
+                   int k, const RopeKvParams& rope, const GemvNorm& norm, void* out,
+                   cudaStream_t stream) {
   DispatchFloat(type, [&](auto zero) {
     using T = decltype(zero);
+    auto launch = [&](auto rows_constant) {
+      constexpr int kRows = decltype(rows_constant)::value;
+      if constexpr (kEpilogue != Epilogue::kAddResidual) {
+        if (norm.weight != nullptr) {
+          return Launch<T, kRows, kEpilogue, true>(x, w, bias, n, k, out, rope, norm, stream);
+        }
+      }
+      Launch<T, kRows, kEpilogue, false>(x, w, bias, n, k, out, rope, norm, stream);
+    };
     switch (rows) {
       case 1:
-        return Launch<T, 1, kEpilogue>(x, w, bias, n, k, out, rope, stream);
+        return launch(std::integral_constant<int, 1>{});
       case 2:
-        return Launch<T, 2, kEpilogue>(x, w, bias, n, k, out, rope, stream);
+        return launch(std::integral_constant<int, 2>{});
       case 3:
-        return Launch<T, 3, kEpilogue>(x, w, bias, n, k, out, rope, stream);
+        return launch(std::integral_constant<int, 3>{});
       case 4:
-        return Launch<T, 4, kEpilogue>(x, w, bias, n, k, out, rope, stream);
+        return launch(std::integral_constant<int, 4>{});
       case 5:
-        return Launch<T, 5, kEpilogue>(x, w, bias, n, k, out, rope, stream);
+        return launch(std::integral_constant<int, 5>{});
       case 6:
-        return Launch<T, 6, kEpilogue>(x, w, bias, n, k, out, rope, stream);
+        return launch(std::integral_constant<int, 6>{});
       case 7:
-        return Launch<T, 7, kEpilogue>(x, w, bias, n, k, out, rope, stream);
+        return launch(std::integral_constant<int, 7>{});
       default:
-        return Launch<T, 8, kEpilogue>(x, w, bias, n, k, out, rope, stream);
+        return launch(std::integral_constant<int, 8>{});
     }
   });
 }
@@ -225,20 +324,27 @@ void LaunchForRows(FloatType type, const void* x, const void* w, const void* bia
 }  // namespace
 
 void LaunchGemv(FloatType type, const void* x, const void* w, const void* bias, int rows, int n,
-                int k, void* out, cudaStream_t stream) {
-  LaunchForRows<Epilogue::kPlain>(type, x, w, bias, rows, n, k, out, RopeKvParams{}, stream);
+                int k, const GemvNorm& norm, void* out, cudaStream_t stream) {
+  LaunchForRows<Epilogue::kPlain>(type, x, w, bias, rows, n, k, RopeKvParams{}, norm, out, stream);
+}
+
+void LaunchGemvAddResidual(FloatType type, const void* x, const void* w, const void* bias, int rows,
+                           int n, int k, void* residual, cudaStream_t stream) {
+  LaunchForRows<Epilogue::kAddResidual>(type, x, w, bias, rows, n, k, RopeKvParams{}, GemvNorm{},
+                                        residual, stream);
 }
 
 void LaunchGemvSiluAndMul(FloatType type, const void* x, const void* w, const void* bias, int rows,
-                          int inter, int k, void* out, cudaStream_t stream) {
-  LaunchForRows<Epilogue::kSiluAndMul>(type, x, w, bias, rows, inter, k, out, RopeKvParams{},
+                          int inter, int k, const GemvNorm& norm, void* out, cudaStream_t stream) {
+  LaunchForRows<Epilogue::kSiluAndMul>(type, x, w, bias, rows, inter, k, RopeKvParams{}, norm, out,
                                        stream);
 }
 
 void LaunchGemvRopeKv(FloatType type, const void* x, const void* w, const void* bias, int rows,
-                      int k, const RopeKvParams& rope, void* qkv, cudaStream_t stream) {
+                      int k, const GemvNorm& norm, const RopeKvParams& rope, void* qkv,
+                      cudaStream_t stream) {
   const int pairs = (rope.num_heads + 2 * rope.kv_heads) * rope.head_dim / 2;
-  LaunchForRows<Epilogue::kRopeKv>(type, x, w, bias, rows, pairs, k, qkv, rope, stream);
+  LaunchForRows<Epilogue::kRopeKv>(type, x, w, bias, rows, pairs, k, rope, norm, qkv, stream);
 }
 
 }  // namespace loom::cuda

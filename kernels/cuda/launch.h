@@ -60,6 +60,10 @@ void LaunchRopeWriteKv(FloatType type, void* qkv, int tokens, int num_heads, int
 void LaunchSiluAndMul(FloatType type, const void* x, int rows, int inter, void* out,
                       cudaStream_t stream);
 
+// out += x, the sum rounded to T (AddRmsNorm's add alone).  x, out: [count] T.
+// REQUIRES: count % 8 == 0.
+void LaunchAdd(FloatType type, const void* x, int64_t count, void* out, cudaStream_t stream);
+
 // out[r, :] = bias for every row: the C of a GEMM with beta = 1 adds the bias before the
 // single rounding.  out: [rows, cols] T; bias: [cols] T.
 void LaunchBroadcastRows(FloatType type, const void* bias, int rows, int cols, void* out,
@@ -68,11 +72,29 @@ void LaunchBroadcastRows(FloatType type, const void* bias, int rows, int cols, v
 // The most activation rows LaunchGemv takes; larger batches go to cuBLAS.
 inline constexpr int kMaxGemvRows = 8;
 
+// An RMSNorm of a GEMV's input rows (LaunchRmsNorm's), applied as the kernel loads them:
+// x is then the residual stream, and each block first writes weight * round(x * inv_rms)
+// for all rows into its shared memory. A null weight: the rows are used as they are.
+struct GemvNorm {
+  const void* weight = nullptr;  // [k] T
+  float eps = 0.0f;
+};
+// The most bytes of input rows (rows * k * sizeof(T)) a GEMV with a GemvNorm takes: the
+// 48 KiB of shared memory a block gets without opting in, less its reduction scratch.
+inline constexpr int kMaxGemvNormBytes = 46 * 1024;
+
 // out = x @ w^T (+ bias) for few rows, reading each weight once at full bandwidth.
 // x: [rows, k] T; w: [n, k] T; bias: [n] T or null; out: [rows, n] T.
-// REQUIRES: 1 <= rows <= kMaxGemvRows; k % 8 == 0.
+// REQUIRES: 1 <= rows <= kMaxGemvRows; k % 8 == 0; with norm.weight, rows * k *
+// sizeof(T) <= kMaxGemvNormBytes (the same for the fused forms below).
 void LaunchGemv(FloatType type, const void* x, const void* w, const void* bias, int rows, int n,
-                int k, void* out, cudaStream_t stream);
+                int k, const GemvNorm& norm, void* out, cudaStream_t stream);
+
+// LaunchGemv, then residual += out, in one pass with the same result: the product is
+// rounded to T before the add. x: [rows, k] T; w: [n, k] T; residual: [rows, n] T.
+// REQUIRES: 1 <= rows <= kMaxGemvRows; k % 8 == 0.
+void LaunchGemvAddResidual(FloatType type, const void* x, const void* w, const void* bias, int rows,
+                           int n, int k, void* residual, cudaStream_t stream);
 
 // What LaunchGemvRopeKv's epilogue needs: LaunchRopeWriteKv's arguments, the rotation
 // over whole heads.
@@ -93,14 +115,15 @@ struct RopeKvParams {
 // qkv: [rows, num_heads + 2 kv_heads, head_dim] T.
 // REQUIRES: 1 <= rows <= kMaxGemvRows; k % 8 == 0; head_dim even.
 void LaunchGemvRopeKv(FloatType type, const void* x, const void* w, const void* bias, int rows,
-                      int k, const RopeKvParams& rope, void* qkv, cudaStream_t stream);
+                      int k, const GemvNorm& norm, const RopeKvParams& rope, void* qkv,
+                      cudaStream_t stream);
 
 // LaunchGemv into gate_up = x @ w^T (+ bias), then LaunchSiluAndMul, in one pass with the
 // same result: out = silu(gate_up[:, :inter]) * gate_up[:, inter:].
 // x: [rows, k] T; w: [2 * inter, k] T; bias: [2 * inter] T or null; out: [rows, inter] T.
 // REQUIRES: 1 <= rows <= kMaxGemvRows; k % 8 == 0.
 void LaunchGemvSiluAndMul(FloatType type, const void* x, const void* w, const void* bias, int rows,
-                          int inter, int k, void* out, cudaStream_t stream);
+                          int inter, int k, const GemvNorm& norm, void* out, cudaStream_t stream);
 
 // Paged causal attention (kernels/backend.h, AttentionBatch), flash-style: each block
 // takes a tile of query rows of one sequence and one KV head and a share ("split") of

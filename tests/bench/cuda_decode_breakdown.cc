@@ -1,12 +1,13 @@
 // Where a decode step of the Llama-3-8B shape spends its time on the CUDA backend, at
-// batch 1 and 256, over a context of 424 tokens (the latency workload's 224 + 200).
+// batch 1, 4 and 256, over a context of 424 tokens (the latency workload's 224 + 200).
 // Prints markdown tables for docs/BENCHMARKS.md:
 //  - each operation alone: recorded 50 times into a CUDA graph, the graph replayed 5
 //    times between synchronizations, so that the time per call excludes launch gaps, as
 //    the engine's decode graphs do. Weights rotate among 4 copies so that the matrix
 //    products read HBM rather than the 50 MB L2;
 //  - the whole step: the operations of ModelRunner::RunLayers in its order over 32
-//    layers of distinct weights, recorded into one graph (what the engine replays), and
+//    layers of distinct weights (and in its other order, where both can run), recorded
+//    into one graph (what the engine replays), and
 //    that graph driven as the engine drives it: the index upload, the replay, the
 //    sampling and the copy back of the ids, from pageable or from pinned host memory.
 // Inputs are random, never zeros. Run by hand on a GPU: not a test.
@@ -131,10 +132,12 @@ struct ModelWeightsOnDevice {
 
 // Microseconds of one decode step, whole (see the file comment).
 struct StepTimes {
-  double graph = 0.0;          // the layers' graph, replayed back to back
-  double graph_sampled = 0.0;  // the same graph with the sampling recorded in it
-  double pageable = 0.0;       // upload, replay, sampling, copy back: pageable host memory
-  double pinned = 0.0;         // the same from pinned host memory
+  bool norm_in_linear = false;    // the order of the graphs below (PrefersNormInLinear)
+  double graph = 0.0;             // the layers' graph, replayed back to back
+  double graph_add_rms_norm = 0;  // where norm_in_linear, the same in AddRmsNorm's order
+  double graph_sampled = 0.0;     // the same graph with the sampling recorded in it
+  double pageable = 0.0;          // upload, replay, sampling, copy back: pageable host memory
+  double pinned = 0.0;            // the same from pinned host memory
 };
 
 struct Row {
@@ -202,6 +205,11 @@ StepTimes RunBatch(CudaBackend& gpu, Bench& b, const ModelWeightsOnDevice& model
   Tensor logprobs = b.Alloc(DType::kF32, {n});
   Tensor table = b.Random({kVocab, kHidden});
 
+  // Up to kMaxGemvRows rows the step runs the fused kernels, past them the two passes;
+  // with few rows the norms go into the matrix products too (PrefersNormInLinear).
+  const bool fused = batch <= 8;
+  const bool norm_in_linear = gpu.PrefersNormInLinear(n, kHidden);
+  const int unfused_norm_calls = norm_in_linear ? 0 : kLayers;
   const std::string bs = "batch " + std::to_string(batch);
   const double act_bytes = 2.0 * n * kHidden;
   auto linear = [&](const std::string& name, std::vector<Tensor>& w, Tensor in, Tensor out,
@@ -214,10 +222,8 @@ StepTimes RunBatch(CudaBackend& gpu, Bench& b, const ModelWeightsOnDevice& model
   rows.push_back({"embedding", bs, b.Time([&](int) { gpu.Embedding(table, ids, residual); }), 1,
                   2 * act_bytes});
   rows.push_back({"add_rms_norm", bs,
-                  b.Time([&](int) { gpu.AddRmsNorm(x, residual, norm_w, 1e-5f); }), 2 * kLayers + 1,
-                  4 * act_bytes});
-  // Up to kMaxGemvRows rows the step runs the fused kernels, past them the two passes.
-  const bool fused = batch <= 8;
+                  b.Time([&](int) { gpu.AddRmsNorm(x, residual, norm_w, 1e-5f); }),
+                  norm_in_linear ? 0 : 2 * kLayers + 1, 4 * act_bytes});
   linear("linear qkv", qkv_w, x, qkv.Reshape({n, (kHeads + 2 * kKvHeads) * kHeadDim}),
          fused ? 0 : kLayers);
   rows.push_back(
@@ -226,31 +232,60 @@ StepTimes RunBatch(CudaBackend& gpu, Bench& b, const ModelWeightsOnDevice& model
        }),
        fused ? 0 : kLayers,
        2.0 * 2 * n * (kHeads + kKvHeads) * kHeadDim + 2.0 * 2 * n * kKvHeads * kHeadDim});
+  rows.push_back({"linear_rope_and_write_kv_cache (qkv fused)", bs + ", 6144x4096",
+                  b.Time([&](int i) {
+                    gpu.LinearRopeAndWriteKvCache(x, qkv_w[i % kCopies], Tensor(), qkv, kHeads, pos,
+                                                  RopeParams{inv_freq, kHeadDim}, slot, cache);
+                  }),
+                  fused ? unfused_norm_calls : 0,
+                  2.0 * qkv_w[0].numel() + 2.0 * x.numel() + 2.0 * qkv.numel()});
+  const RmsNormInput normed{residual, norm_w, 1e-5f, x};
   rows.push_back(
-      {"linear_rope_and_write_kv_cache (qkv fused)", bs + ", 6144x4096", b.Time([&](int i) {
-         gpu.LinearRopeAndWriteKvCache(x, qkv_w[i % kCopies], Tensor(), qkv, kHeads, pos,
-                                       RopeParams{inv_freq, kHeadDim}, slot, cache);
+      {"rms_norm_linear_rope_and_write_kv_cache (qkv, norm fused)", bs + ", 6144x4096",
+       b.Time([&](int i) {
+         gpu.RmsNormLinearRopeAndWriteKvCache(normed, qkv_w[i % kCopies], Tensor(), qkv, kHeads,
+                                              pos, RopeParams{inv_freq, kHeadDim}, slot, cache);
        }),
-       fused ? kLayers : 0, 2.0 * qkv_w[0].numel() + 2.0 * x.numel() + 2.0 * qkv.numel()});
+       norm_in_linear ? kLayers : 0, 2.0 * qkv_w[0].numel() + 2.0 * x.numel() + 2.0 * qkv.numel()});
   rows.push_back({"paged_attention", bs + ", context " + std::to_string(kContext), b.Time([&](int) {
                     gpu.PagedAttention(qkv, kHeads, cache, attention, 0.088f, attn);
                   }),
                   kLayers, 2.0 * 2 * n * kContext * kKvHeads * kHeadDim});
-  linear("linear o_proj", o_w, attn.Reshape({n, kHeads * kHeadDim}), x);
+  linear("linear o_proj", o_w, attn.Reshape({n, kHeads * kHeadDim}), x, unfused_norm_calls);
+  auto add_to_residual = [&](const std::string& name, std::vector<Tensor>& w, Tensor in) {
+    const double bytes = 2.0 * w[0].numel() + 2.0 * in.numel() + 4.0 * residual.numel();
+    rows.push_back(
+        {name, bs + ", " + std::to_string(w[0].dim(0)) + "x" + std::to_string(w[0].dim(1)),
+         b.Time([&](int i) { gpu.LinearAddToResidual(in, w[i % kCopies], Tensor(), x, residual); }),
+         norm_in_linear ? kLayers : 0, bytes});
+  };
+  add_to_residual("linear_add_to_residual (o_proj)", o_w, attn.Reshape({n, kHeads * kHeadDim}));
   linear("linear gate_up", gate_up_w, x, gate_up, fused ? 0 : kLayers);
   rows.push_back({"silu_and_mul", bs, b.Time([&](int) { gpu.SiluAndMul(gate_up, act); }),
                   fused ? 0 : kLayers, 2.0 * 3 * n * kInter});
+  rows.push_back({"linear_silu_and_mul (gate_up fused)",
+                  bs + ", " + std::to_string(2 * kInter) + "x" + std::to_string(kHidden),
+                  b.Time([&](int i) {
+                    gpu.LinearSiluAndMul(x, gate_up_w[i % kCopies], Tensor(), gate_up, act);
+                  }),
+                  fused ? unfused_norm_calls : 0,
+                  2.0 * gate_up_w[0].numel() + 2.0 * x.numel() + 2.0 * act.numel()});
   rows.push_back(
-      {"linear_silu_and_mul (gate_up fused)",
+      {"rms_norm_linear_silu_and_mul (gate_up, norm fused)",
        bs + ", " + std::to_string(2 * kInter) + "x" + std::to_string(kHidden), b.Time([&](int i) {
-         gpu.LinearSiluAndMul(x, gate_up_w[i % kCopies], Tensor(), gate_up, act);
+         gpu.RmsNormLinearSiluAndMul(normed, gate_up_w[i % kCopies], Tensor(), gate_up, act);
        }),
-       fused ? kLayers : 0, 2.0 * gate_up_w[0].numel() + 2.0 * x.numel() + 2.0 * act.numel()});
-  linear("linear down", down_w, act, x);
+       norm_in_linear ? kLayers : 0,
+       2.0 * gate_up_w[0].numel() + 2.0 * x.numel() + 2.0 * act.numel()});
+  linear("linear down", down_w, act, x, unfused_norm_calls);
+  add_to_residual("linear_add_to_residual (down)", down_w, act);
   std::vector<Tensor> head{lm_head};
   rows.push_back({"linear lm_head", bs + ", 128256x4096",
-                  b.Time([&](int) { gpu.Linear(x, lm_head, Tensor(), logits); }), 1,
-                  2.0 * lm_head.numel() + 2.0 * logits.numel()});
+                  b.Time([&](int) { gpu.Linear(x, lm_head, Tensor(), logits); }),
+                  norm_in_linear ? 0 : 1, 2.0 * lm_head.numel() + 2.0 * logits.numel()});
+  rows.push_back({"rms_norm_linear (lm_head, norm fused)", bs + ", 128256x4096",
+                  b.Time([&](int) { gpu.RmsNormLinear(normed, lm_head, Tensor(), logits); }),
+                  norm_in_linear ? 1 : 0, 2.0 * lm_head.numel() + 2.0 * logits.numel()});
   rows.push_back({"sample (greedy)", bs, b.Time([&](int) {
                     gpu.SampleTokens(logits, SamplingBatch{temperature, top_k, top_p, uniform},
                                      sampled, logprobs);
@@ -275,7 +310,23 @@ StepTimes RunBatch(CudaBackend& gpu, Bench& b, const ModelWeightsOnDevice& model
   Tensor last_rows = b.Random({n, kHidden});
   const float eps = 1e-5f;
   const RopeParams rope{inv_freq, kHeadDim};
-  auto layers = [&] {
+  // The order ModelRunner::RunLayers picks; the other one too where both can run.
+  auto layers_norm_in_linear = [&] {
+    gpu.Embedding(model.embed, ids, residual);
+    for (int l = 0; l < kLayers; ++l) {
+      const ModelWeightsOnDevice::Layer& w = model.layers[l];
+      gpu.RmsNormLinearRopeAndWriteKvCache({residual, w.input_norm, eps, x}, w.qkv, Tensor(), qkv,
+                                           kHeads, pos, rope, slot, caches[l]);
+      gpu.PagedAttention(qkv, kHeads, caches[l], attention, 0.088f, attn);
+      gpu.LinearAddToResidual(attn.Reshape({n, kHeads * kHeadDim}), w.o, Tensor(), x, residual);
+      gpu.RmsNormLinearSiluAndMul({residual, w.post_norm, eps, x}, w.gate_up, Tensor(), gate_up,
+                                  act);
+      gpu.LinearAddToResidual(act, w.down, Tensor(), x, residual);
+    }
+    gpu.Embedding(residual, logit_rows, last_rows);
+    gpu.RmsNormLinear({last_rows, model.final_norm, eps, x}, model.lm_head, Tensor(), logits);
+  };
+  auto layers_add_rms_norm = [&] {
     gpu.Embedding(model.embed, ids, residual);
     gpu.RmsNorm(residual, model.layers[0].input_norm, eps, x);
     for (int l = 0; l < kLayers; ++l) {
@@ -295,6 +346,8 @@ StepTimes RunBatch(CudaBackend& gpu, Bench& b, const ModelWeightsOnDevice& model
   auto sample = [&] {
     gpu.SampleTokens(logits, SamplingBatch{temperature, top_k, top_p, uniform}, sampled, logprobs);
   };
+  const std::function<void()> layers =
+      norm_in_linear ? std::function<void()>(layers_norm_in_linear) : layers_add_rms_norm;
   auto graph = gpu.Capture(layers);
   auto graph_sampled = gpu.Capture([&] {
     layers();
@@ -302,7 +355,13 @@ StepTimes RunBatch(CudaBackend& gpu, Bench& b, const ModelWeightsOnDevice& model
   });
   LOOM_CHECK(graph.ok() && *graph != nullptr && graph_sampled.ok() && *graph_sampled != nullptr);
   StepTimes t;
+  t.norm_in_linear = norm_in_linear;
   t.graph = b.TimeSteps([&] { (*graph)->Replay(); });
+  if (norm_in_linear) {
+    auto other = gpu.Capture(layers_add_rms_norm);
+    LOOM_CHECK(other.ok() && *other != nullptr);
+    t.graph_add_rms_norm = b.TimeSteps([&] { (*other)->Replay(); });
+  }
   t.graph_sampled = b.TimeSteps([&] { (*graph_sampled)->Replay(); });
   // The engine's upload: the packed index arrays of a step of up to 2048 tokens.
   const size_t upload_bytes = (3 * 2048 + 10 * 256 + kv_indices.size()) * 4;
@@ -338,7 +397,7 @@ int main() {
   }
   Bench bench(**gpu);
   const ModelWeightsOnDevice model(bench);
-  for (int batch : {1, 256}) {
+  for (int batch : {1, 4, 256}) {
     std::vector<Row> rows;
     const StepTimes step = RunBatch(**gpu, bench, model, batch, rows);
     double total_us = 0.0;
@@ -353,7 +412,12 @@ int main() {
     }
     std::printf("| **sum** | | | | **%.3f** | |\n", total_us / 1000.0);
     std::printf("\n| whole step (batch %d) | ms |\n|---|---|\n", batch);
-    std::printf("| the layers' graph, back to back | %.3f |\n", step.graph / 1000.0);
+    std::printf("| the layers' graph, back to back (%s) | %.3f |\n",
+                step.norm_in_linear ? "norms in the linear ops" : "AddRmsNorm order",
+                step.graph / 1000.0);
+    if (step.norm_in_linear) {
+      std::printf("| the same in AddRmsNorm order | %.3f |\n", step.graph_add_rms_norm / 1000.0);
+    }
     std::printf("| the graph with the sampling in it | %.3f |\n", step.graph_sampled / 1000.0);
     std::printf("| upload, graph, sampling, copy back (pageable) | %.3f |\n",
                 step.pageable / 1000.0);

@@ -45,6 +45,23 @@ TEST(ModelRunnerTest, ChunkedPrefillAndBlockSizeDoNotChangeLogits) {
   }
 }
 
+// A layer's two orders (each norm handed to the linear op that reads it, or AddRmsNorm
+// between plain linear ops; the CUDA backend runs the first for small batches and the
+// second for large ones) give the same logits, bit for bit on the CPU.
+TEST(ModelRunnerTest, BothNormOrdersGiveTheSameLogits) {
+  CpuBackend handed_over(CpuBackendOptions{.norm_in_linear = true});
+  CpuBackend apart(CpuBackendOptions{.norm_in_linear = false});
+  LoadedModel a = Load(&handed_over, {.block_size = 8, .max_batch_size = 1});
+  LoadedModel b = Load(&apart, {.block_size = 8, .max_batch_size = 1});
+  BlockPool a_pool = testing::PoolFor(*a.runner);
+  BlockPool b_pool = testing::PoolFor(*b.runner);
+  const auto prompt = RandomPrompt(19, a.config.vocab_size, 5);
+  auto ra = testing::RunGreedy(*a.runner, a_pool, prompt, 5);
+  auto rb = testing::RunGreedy(*b.runner, b_pool, prompt, 5);
+  EXPECT_EQ(ra.ids, rb.ids);
+  EXPECT_EQ(ra.logits, rb.logits);
+}
+
 TEST(ModelRunnerTest, TwoSequencesInOneBatchMatchTheirSoloRuns) {
   CpuBackend backend;
   LoadedModel model = Load(&backend, {.block_size = 8, .max_batch_size = 2});

@@ -105,6 +105,54 @@ TEST_F(CpuBackendTest, AddRmsNormUpdatesResidualAndNormalizes) {
   }
 }
 
+TEST_F(CpuBackendTest, LinearAddToResidualAddsTheProduct) {
+  const int rows = 3, in = 40, out = 24;
+  auto x = Random(rows * in);
+  auto w = Random(out * in);
+  auto b = Random(out);
+  auto r = Random(rows * out);
+  Tensor residual = Make(r, {rows, out});
+  Tensor product = Make(std::vector<float>(rows * out), {rows, out});
+  backend_.LinearAddToResidual(Make(x, {rows, in}), Make(w, {out, in}), Make(b, {out}), product,
+                               residual);
+  auto got = Read(residual);
+  for (int i = 0; i < rows; ++i) {
+    for (int n = 0; n < out; ++n) {
+      double ref = static_cast<double>(r[i * out + n]) + b[n];
+      for (int k = 0; k < in; ++k) ref += static_cast<double>(x[i * in + k]) * w[n * in + k];
+      EXPECT_NEAR(got[i * out + n], ref, 1e-4 * (1 + std::abs(ref))) << i << "," << n;
+    }
+  }
+}
+
+// The norm handed to the linear ops: the default order (RmsNorm into the scratch rows,
+// then the op) leaves the residual as it was and gives what the two calls give.
+TEST_F(CpuBackendTest, RmsNormLinearOpsNormalizeThenMultiply) {
+  const int rows = 2, hidden = 32, out = 16;
+  auto r = Random(rows * hidden, 3.0f);
+  Tensor residual = Make(r, {rows, hidden});
+  Tensor norm_w = Make(Random(hidden), {hidden});
+  Tensor scratch = Make(std::vector<float>(rows * hidden), {rows, hidden});
+  Tensor w = Make(Random(2 * out * hidden), {2 * out, hidden});
+  const RmsNormInput in{residual, norm_w, 1e-5f, scratch};
+
+  Tensor normed = Make(std::vector<float>(rows * hidden), {rows, hidden});
+  backend_.RmsNorm(residual, norm_w, 1e-5f, normed);
+  Tensor want = Make(std::vector<float>(rows * 2 * out), {rows, 2 * out});
+  backend_.Linear(normed, w, Tensor(), want);
+  Tensor got = Make(std::vector<float>(rows * 2 * out), {rows, 2 * out});
+  backend_.RmsNormLinear(in, w, Tensor(), got);
+  EXPECT_EQ(Read(got), Read(want));
+
+  Tensor want_act = Make(std::vector<float>(rows * out), {rows, out});
+  backend_.SiluAndMul(want, want_act);
+  Tensor gate_up = Make(std::vector<float>(rows * 2 * out), {rows, 2 * out});
+  Tensor act = Make(std::vector<float>(rows * out), {rows, out});
+  backend_.RmsNormLinearSiluAndMul(in, w, Tensor(), gate_up, act);
+  EXPECT_EQ(Read(act), Read(want_act));
+  EXPECT_EQ(Read(residual), r);
+}
+
 TEST_F(CpuBackendTest, SiluAndMul) {
   auto x = Random(2 * 2 * 10);
   Tensor out = Make(std::vector<float>(2 * 10), {2, 10});

@@ -103,6 +103,19 @@ class CudaBackendTest : public ::testing::TestWithParam<DType> {
     return max_diff / max_ref;
   }
 
+  // max |a - b| / max |b| of two GPU tensors.
+  double RelativeDiff(const Tensor& a, const Tensor& b) {
+    const std::vector<float> got = ReadGpu(a);
+    const std::vector<float> want = ReadGpu(b);
+    double max_diff = 0.0;
+    double max_ref = 1e-30;
+    for (size_t i = 0; i < want.size(); ++i) {
+      max_diff = std::max(max_diff, std::fabs(static_cast<double>(got[i]) - want[i]));
+      max_ref = std::max(max_ref, std::fabs(static_cast<double>(want[i])));
+    }
+    return max_diff / max_ref;
+  }
+
   std::vector<float> Random(size_t n, float scale = 1.0f) {
     std::normal_distribution<float> dist(0.0f, scale);
     std::vector<float> v(n);
@@ -337,6 +350,112 @@ TEST_P(CudaBackendTest, LinearSiluAndMulIsLinearThenSiluAndMul) {
     EXPECT_EQ(ReadGpu(fused.gpu), ReadGpu(apart.gpu)) << rows << "x" << in << "->" << inter;
     cpu_.LinearSiluAndMul(x.cpu, w.cpu, b.cpu, gate_up.cpu, fused.cpu);
     EXPECT_LE(RelativeError(fused), 3 * Epsilon()) << rows << "x" << in << "->" << inter;
+  }
+}
+
+// residual += Linear, through the GEMV's epilogue (up to kMaxGemvRows rows) or cuBLAS
+// and the add kernel: bit for bit the residual that Linear then AddRmsNorm leave, and
+// the CPU agrees.
+TEST_P(CudaBackendTest, LinearAddToResidualIsLinearThenTheAdd) {
+  for (auto [rows, in, out, bias] : {std::tuple{1, 4096, 1024, false},
+                                     {5, 512, 256, true},
+                                     {8, 1024, 512, false},
+                                     {9, 512, 256, true},
+                                     {37, 256, 512, false}}) {
+    Twin x = Make(Random(rows * in), {rows, in});
+    Twin w = Make(Random(out * in, 0.05f), {out, in});
+    Twin b = bias ? Make(Random(out), {out}) : Twin{};
+    const std::vector<float> start = Random(rows * out, 2.0f);
+    Twin residual = Make(start, {rows, out});
+    Twin apart = Make(start, {rows, out});
+    Twin product = Zeros({rows, out});
+    Twin ones = Make(std::vector<float>(out, 1.0f), {out});
+    gpu_->LinearAddToResidual(x.gpu, w.gpu, b.gpu, product.gpu, residual.gpu);
+    gpu_->Linear(x.gpu, w.gpu, b.gpu, product.gpu);
+    gpu_->AddRmsNorm(product.gpu, apart.gpu, ones.gpu, 1e-5f);
+    EXPECT_EQ(ReadGpu(residual.gpu), ReadGpu(apart.gpu)) << rows << "x" << in << "->" << out;
+    cpu_.LinearAddToResidual(x.cpu, w.cpu, b.cpu, product.cpu, residual.cpu);
+    EXPECT_LE(RelativeError(residual), 3 * Epsilon()) << rows << "x" << in << "->" << out;
+  }
+}
+
+// The norm handed to the linear ops: fused into the GEMV where PrefersNormInLinear (a
+// few rows whose normalized copies fit a block's shared memory), the two passes past
+// that. Each op is RmsNorm then the op up to the order of the norm's sum (a bf16 step or
+// two of the outputs), leaves the residual as it was, and agrees with the CPU.
+TEST_P(CudaBackendTest, RmsNormLinearOpsAreRmsNormThenTheOp) {
+  EXPECT_TRUE(gpu_->PrefersNormInLinear(1, 4096));
+  EXPECT_TRUE(gpu_->PrefersNormInLinear(5, 4096));
+  EXPECT_FALSE(gpu_->PrefersNormInLinear(6, 4096));
+  EXPECT_FALSE(gpu_->PrefersNormInLinear(9, 256));
+  const int heads = 4, kv_heads = 2, head_dim = 64, pool = 4, block_size = 4;
+  const int features = (heads + 2 * kv_heads) * head_dim;
+  ModelConfig config;
+  config.head_dim = head_dim;
+  config.rope_theta = 10000.0;
+  Twin freq = MakeExact(ComputeRopeInvFreq(config), DType::kF32);
+  for (auto [rows, hidden, inter] :
+       {std::tuple{1, 4096, 1792}, {3, 256, 688}, {8, 256, 512}, {6, 4096, 256}, {12, 512, 256}}) {
+    SCOPED_TRACE(::testing::Message() << rows << " rows of " << hidden);
+    const std::vector<float> start = Random(rows * hidden, 3.0f);
+    Twin residual = Make(start, {rows, hidden});
+    Twin norm_w = Make(Random(hidden, 0.5f), {hidden});
+    Twin scratch = Zeros({rows, hidden});
+    const RmsNormInput gpu_in{residual.gpu, norm_w.gpu, 1e-5f, scratch.gpu};
+    const RmsNormInput cpu_in{residual.cpu, norm_w.cpu, 1e-5f, scratch.cpu};
+    Twin normed = Zeros({rows, hidden});
+    gpu_->RmsNorm(residual.gpu, norm_w.gpu, 1e-5f, normed.gpu);
+
+    Twin w = Make(Random(2 * inter * hidden, 0.05f), {2 * inter, hidden});
+    Twin y = Zeros({rows, 2 * inter});
+    Twin y_apart = Zeros({rows, 2 * inter});
+    gpu_->RmsNormLinear(gpu_in, w.gpu, Tensor(), y.gpu);
+    gpu_->Linear(normed.gpu, w.gpu, Tensor(), y_apart.gpu);
+    EXPECT_LE(RelativeDiff(y.gpu, y_apart.gpu), Epsilon());
+    cpu_.RmsNormLinear(cpu_in, w.cpu, Tensor(), y.cpu);
+    EXPECT_LE(RelativeError(y), 3 * Epsilon());
+
+    Twin gate_up = Zeros({rows, 2 * inter});
+    Twin act = Zeros({rows, inter});
+    Twin act_apart = Zeros({rows, inter});
+    gpu_->RmsNormLinearSiluAndMul(gpu_in, w.gpu, Tensor(), gate_up.gpu, act.gpu);
+    gpu_->LinearSiluAndMul(normed.gpu, w.gpu, Tensor(), gate_up.gpu, act_apart.gpu);
+    EXPECT_LE(RelativeDiff(act.gpu, act_apart.gpu), 2 * Epsilon());
+    cpu_.RmsNormLinearSiluAndMul(cpu_in, w.cpu, Tensor(), gate_up.cpu, act.cpu);
+    EXPECT_LE(RelativeError(act), 4 * Epsilon());
+
+    Twin w_qkv = Make(Random(features * hidden, 0.05f), {features, hidden});
+    Twin positions = MakeExact(RandomIds(rows, 4096), DType::kI32);
+    std::vector<int32_t> slot_order(pool * block_size);
+    std::iota(slot_order.begin(), slot_order.end(), 0);
+    std::shuffle(slot_order.begin(), slot_order.end(), rng_);
+    Twin slots =
+        MakeExact(std::vector<int32_t>(slot_order.begin(), slot_order.begin() + rows), DType::kI32);
+    Twin qkv = Zeros({rows, heads + 2 * kv_heads, head_dim});
+    Twin qkv_apart = Zeros({rows, heads + 2 * kv_heads, head_dim});
+    Twin k = Zeros({pool, block_size, kv_heads, head_dim});
+    Twin v = Zeros({pool, block_size, kv_heads, head_dim});
+    Twin k_apart = Zeros({pool, block_size, kv_heads, head_dim});
+    Twin v_apart = Zeros({pool, block_size, kv_heads, head_dim});
+    const RopeParams gpu_rope{freq.gpu, head_dim};
+    gpu_->RmsNormLinearRopeAndWriteKvCache(gpu_in, w_qkv.gpu, Tensor(), qkv.gpu, heads,
+                                           positions.gpu, gpu_rope, slots.gpu,
+                                           KvCacheView{k.gpu, v.gpu});
+    gpu_->LinearRopeAndWriteKvCache(normed.gpu, w_qkv.gpu, Tensor(), qkv_apart.gpu, heads,
+                                    positions.gpu, gpu_rope, slots.gpu,
+                                    KvCacheView{k_apart.gpu, v_apart.gpu});
+    EXPECT_LE(RelativeDiff(qkv.gpu, qkv_apart.gpu), 2 * Epsilon());
+    EXPECT_LE(RelativeDiff(k.gpu, k_apart.gpu), 2 * Epsilon());
+    EXPECT_LE(RelativeDiff(v.gpu, v_apart.gpu), Epsilon());
+    cpu_.RmsNormLinearRopeAndWriteKvCache(cpu_in, w_qkv.cpu, Tensor(), qkv.cpu, heads,
+                                          positions.cpu, RopeParams{freq.cpu, head_dim}, slots.cpu,
+                                          KvCacheView{k.cpu, v.cpu});
+    EXPECT_LE(RelativeError(qkv), 5 * Epsilon());
+    EXPECT_LE(RelativeError(k), 5 * Epsilon());
+    EXPECT_LE(RelativeError(v), 3 * Epsilon());
+
+    // The GPU's residual is untouched; the CPU's holds the same start.
+    EXPECT_EQ(RelativeError(residual), 0.0);
   }
 }
 
