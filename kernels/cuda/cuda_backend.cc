@@ -164,7 +164,12 @@ absl::StatusOr<std::unique_ptr<CudaBackend>> CudaBackend::Create(
   // A fixed workspace keeps cuBLAS from allocating, which graph capture forbids.
   LOOM_CUBLAS_CHECK(
       cublas.set_workspace(state->cublas, state->cublas_workspace, kCublasWorkspaceBytes));
-  return std::unique_ptr<CudaBackend>(new CudaBackend(options, std::move(state)));
+  CudaBackendOptions chosen = options;
+  if (const char* fuse = std::getenv("LOOM_CUDA_FUSE");
+      fuse != nullptr && std::string_view(fuse) == "0") {
+    chosen.fuse = false;
+  }
+  return std::unique_ptr<CudaBackend>(new CudaBackend(chosen, std::move(state)));
 }
 
 CudaBackend::CudaBackend(const CudaBackendOptions& options, std::unique_ptr<State> state)
@@ -343,7 +348,7 @@ void CudaBackend::AddRmsNorm(Tensor x, Tensor residual, const Tensor& weight, fl
 }
 
 bool CudaBackend::PrefersNormInLinear(int64_t rows, int64_t hidden) const {
-  return rows <= cuda::kMaxGemvRows && hidden % 8 == 0 &&
+  return options_.fuse && rows <= cuda::kMaxGemvRows && hidden % 8 == 0 &&
          rows * hidden * static_cast<int64_t>(DTypeSize(options_.dtype)) <= cuda::kMaxGemvNormBytes;
 }
 
@@ -372,8 +377,8 @@ void CudaBackend::LinearAddToResidual(const Tensor& x, const Tensor& weight, con
       << "x " << x.ShapeString() << " weight " << weight.ShapeString() << " residual "
       << residual.ShapeString();
   if (rows == 0) return;
-  if (rows > cuda::kMaxGemvRows || in % 8 != 0) {
-    // cuBLAS into product, then the add, rounded as AddRmsNorm rounds it.
+  if (!options_.fuse || rows > cuda::kMaxGemvRows || in % 8 != 0) {
+    // cuBLAS or the plain GEMV into product, then the add, rounded as AddRmsNorm's.
     Linear(x, weight, bias, product.Reshape({rows, out_features}));
     cuda::LaunchAdd(FloatTypeOf(options_.dtype), product.data, rows * out_features, residual.data,
                     state_->stream);
@@ -516,8 +521,9 @@ void CudaBackend::LinearRopeAndWriteKvCacheWithNorm(const Tensor& x, const RmsNo
   const int64_t rows = x.dim(0);
   const int64_t in = x.dim(1);
   const int64_t head_dim = qkv.dim(2);
-  if (rows == 0 || rows > cuda::kMaxGemvRows || in % 8 != 0 || rope.rotary_dim != head_dim) {
-    // cuBLAS, or a partial rotation: the two passes.
+  if (!options_.fuse || rows == 0 || rows > cuda::kMaxGemvRows || in % 8 != 0 ||
+      rope.rotary_dim != head_dim) {
+    // Unfused, cuBLAS, or a partial rotation: the two passes.
     LOOM_CHECK(norm == nullptr) << "a norm fused into a two-pass projection of " << rows << " rows";
     Backend::LinearRopeAndWriteKvCache(x, weight, bias, qkv, num_heads, positions, rope, slots,
                                        cache);
@@ -643,8 +649,8 @@ void CudaBackend::LinearSiluAndMulWithNorm(const Tensor& x, const RmsNormInput* 
   const int64_t rows = x.dim(0);
   const int64_t in = x.dim(1);
   const int64_t inter = out.dim(1);
-  if (rows > cuda::kMaxGemvRows || in % 8 != 0) {
-    // The matrix product runs on cuBLAS: the two passes.
+  if (!options_.fuse || rows > cuda::kMaxGemvRows || in % 8 != 0) {
+    // Unfused, or the product runs on cuBLAS: the two passes.
     LOOM_CHECK(norm == nullptr) << "a norm fused into a cuBLAS product of " << rows << " rows";
     Backend::LinearSiluAndMul(x, weight, bias, gate_up, out);
     return;

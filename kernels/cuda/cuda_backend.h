@@ -25,6 +25,10 @@ namespace loom {
 struct CudaBackendOptions {
   int device = 0;
   DType dtype = DType::kBF16;  // kBF16 or kF16
+  // false: every fused op (a norm, SiLU-and-mul, RoPE with the KV write or the residual
+  // add in a matrix product) runs as its separate passes, for bisecting and for
+  // measuring what the fusions buy. LOOM_CUDA_FUSE=0 in the environment sets it false.
+  bool fuse = true;
 };
 
 class CudaBackend final : public Backend {

@@ -20,6 +20,13 @@ enum class FloatType { kBF16, kF16 };
 // every launch, for bisecting a fault.
 void SetProgrammaticLaunch(bool enabled);
 
+// Whether the attention's combine pass lets the next kernel start at its own start
+// rather than after its wait (kernels/cuda/pdl.cuh). On by default: the kernel after
+// attention (the output projection's GEMV) then issues its first weight loads while the
+// attention runs, as it does when the attention needs no combine. Off: the usual order,
+// for measuring the difference (cuda_decode_breakdown).
+void SetCombineReleasesEarly(bool enabled);
+
 // out[r, :] = table[ids[r], :].  table: [*, cols] T; ids: [rows] I32; out: [rows, cols] T
 // REQUIRES: cols % 8 == 0.
 void LaunchGatherRows(FloatType type, const void* table, const int32_t* ids, int rows, int cols,
@@ -167,6 +174,7 @@ struct PagedAttentionParams {
   // [tokens, num_heads, num_splits, 2] fp32.
   float* partial_out = nullptr;
   float* partial_max_sum = nullptr;
+  bool combine_releases_early = false;  // set by the launcher (SetCombineReleasesEarly)
 };
 
 // The most key splits LaunchPagedAttention takes.

@@ -196,8 +196,11 @@ __global__ void __launch_bounds__(kCombineThreads) CombineSplits(PagedAttentionP
   __shared__ float weight[kMaxAttentionSplits];
   __shared__ float inv_sum;
   __shared__ float4 group_sums[kCombineThreads];
+  // Released early, the next kernel (whose prologue reads only weights) starts its loads
+  // while the first pass still runs; this kernel's few blocks leave it the room.
+  if (p.combine_releases_early) AllowDependentLaunch();
   WaitForPriorGrids();
-  AllowDependentLaunch();
+  if (!p.combine_releases_early) AllowDependentLaunch();
   const int64_t row = blockIdx.x;
   const float* ml = p.partial_max_sum + row * p.num_splits * 2;
   if (threadIdx.x < 32) {
@@ -318,7 +321,9 @@ void LaunchPagedAttention(const PagedAttentionParams& p, cudaStream_t stream) {
         break;
     }
     if (p.num_splits > 1) {
-      LaunchPdl(CombineSplits<T>, p.num_tokens * p.num_heads, kCombineThreads, 0, stream, p);
+      PagedAttentionParams combine = p;
+      combine.combine_releases_early = CombineReleasesEarly();
+      LaunchPdl(CombineSplits<T>, p.num_tokens * p.num_heads, kCombineThreads, 0, stream, combine);
     }
   });
 }

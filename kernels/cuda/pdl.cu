@@ -7,6 +7,7 @@ namespace loom::cuda {
 namespace {
 
 std::atomic<bool> programmatic_launch{true};
+std::atomic<bool> combine_releases_early{true};
 
 }  // namespace
 
@@ -14,6 +15,12 @@ bool ProgrammaticLaunchEnabled() { return programmatic_launch.load(std::memory_o
 
 void SetProgrammaticLaunch(bool enabled) {
   programmatic_launch.store(enabled, std::memory_order_relaxed);
+}
+
+bool CombineReleasesEarly() { return combine_releases_early.load(std::memory_order_relaxed); }
+
+void SetCombineReleasesEarly(bool enabled) {
+  combine_releases_early.store(enabled, std::memory_order_relaxed);
 }
 
 }  // namespace loom::cuda

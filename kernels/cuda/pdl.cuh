@@ -12,7 +12,10 @@
 // so the order of results is the stream's. Since a kernel lets the next one be
 // scheduled only after its own wait, every kernel but the one just before has completed
 // when a kernel starts: a prologue may also read what those wrote (the attention reads
-// the keys that earlier steps cached while the RoPE kernel writes the new ones). On
+// the keys that earlier steps cached while the RoPE kernel writes the new ones). One
+// exception: the attention's combine pass releases the next kernel before its wait
+// (SetCombineReleasesEarly), so that kernel may start while the attention's first pass
+// still runs; its prologue reads only weights. On
 // devices before sm_90 both are no-ops and the launch attribute is ignored: launches
 // serialize as usual.
 #pragma once
@@ -37,6 +40,9 @@ __device__ __forceinline__ void AllowDependentLaunch() {
 
 // Whether LaunchPdl asks for the overlap (SetProgrammaticLaunch; on by default).
 bool ProgrammaticLaunchEnabled();
+// Whether the attention's combine pass releases the next kernel before its wait
+// (SetCombineReleasesEarly; on by default).
+bool CombineReleasesEarly();
 
 // kernel<<<grid, block, shared_bytes, stream>>>(args...), allowed to overlap the end of
 // the kernel before it (see above) while ProgrammaticLaunchEnabled().

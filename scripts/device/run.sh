@@ -18,6 +18,7 @@
 #   latency   `loom bench --workload latency` on $MODEL
 #   latency-sync  the same with --async-scheduling false: each step read back before
 #             the next is queued
+#   latency-unfused  the same with LOOM_CUDA_FUSE=0: every fused op as separate passes
 #   sharegpt  `loom bench --workload sharegpt-synth` (2000 requests, concurrency 256)
 #   kernels   the per-kernel time breakdown of one decode step (cuda_decode_breakdown)
 #   ncu       Nsight Compute's isolated time of each small kernel of a batch-1 decode
@@ -122,6 +123,12 @@ step_latency_sync() {
   tail -25 "$out/latency-sync.log"
 }
 
+step_latency_unfused() {
+  LOOM_CUDA_FUSE=0 "$loom" bench "$MODEL" --backend cuda --workload latency --max-batch-size 1 \
+    --json "$out/latency-unfused.json" > "$out/latency-unfused.log" 2>&1
+  tail -25 "$out/latency-unfused.log"
+}
+
 step_sharegpt() {
   "$loom" bench "$MODEL" --backend cuda --workload sharegpt-synth --num-prompts 2000 \
     --concurrency 256 --max-batch-size 256 --json "$out/sharegpt.json" > "$out/sharegpt.log" 2>&1
@@ -149,8 +156,7 @@ step_ncu() {
 }
 
 publish() {
-  cp "$out"/*.md "$out"/latency.json "$out"/latency-sync.json "$out"/sharegpt.json "$out"/ncu.txt \
-    "$final/" 2>/dev/null
+  cp "$out"/*.md "$out"/latency*.json "$out"/sharegpt.json "$out"/ncu.txt "$final/" 2>/dev/null
   tar -czf "$final/results.tar.gz" -C "$out" .
 }
 

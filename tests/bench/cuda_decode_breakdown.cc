@@ -6,8 +6,9 @@
 //    the engine's decode graphs do. Weights rotate among 4 copies so that the matrix
 //    products read HBM rather than the 50 MB L2;
 //  - the whole step: the operations of ModelRunner::RunLayers in its order over 32
-//    layers of distinct weights (and in its other order, where both can run), recorded
-//    into one graph (what the engine replays), and
+//    layers of distinct weights (and in its other order, where both can run, and with
+//    the attention's combine releasing the next kernel late), recorded into one graph
+//    (what the engine replays), and
 //    that graph driven as the engine drives it: the index upload, the replay, the
 //    sampling and the copy back of the ids, from pageable or from pinned host memory.
 // Inputs are random, never zeros. Run by hand on a GPU: not a test.
@@ -22,6 +23,7 @@
 #include <vector>
 
 #include "kernels/cuda/cuda_backend.h"
+#include "kernels/cuda/launch.h"
 
 namespace loom {
 namespace {
@@ -132,12 +134,13 @@ struct ModelWeightsOnDevice {
 
 // Microseconds of one decode step, whole (see the file comment).
 struct StepTimes {
-  bool norm_in_linear = false;    // the order of the graphs below (PrefersNormInLinear)
-  double graph = 0.0;             // the layers' graph, replayed back to back
-  double graph_add_rms_norm = 0;  // where norm_in_linear, the same in AddRmsNorm's order
-  double graph_sampled = 0.0;     // the same graph with the sampling recorded in it
-  double pageable = 0.0;          // upload, replay, sampling, copy back: pageable host memory
-  double pinned = 0.0;            // the same from pinned host memory
+  bool norm_in_linear = false;     // the order of the graphs below (PrefersNormInLinear)
+  double graph = 0.0;              // the layers' graph, replayed back to back
+  double graph_add_rms_norm = 0;   // where norm_in_linear, the same in AddRmsNorm's order
+  double graph_combine_waits = 0;  // the graph with SetCombineReleasesEarly(false)
+  double graph_sampled = 0.0;      // the same graph with the sampling recorded in it
+  double pageable = 0.0;           // upload, replay, sampling, copy back: pageable host memory
+  double pinned = 0.0;             // the same from pinned host memory
 };
 
 struct Row {
@@ -362,6 +365,11 @@ StepTimes RunBatch(CudaBackend& gpu, Bench& b, const ModelWeightsOnDevice& model
     LOOM_CHECK(other.ok() && *other != nullptr);
     t.graph_add_rms_norm = b.TimeSteps([&] { (*other)->Replay(); });
   }
+  cuda::SetCombineReleasesEarly(false);
+  auto combine_waits = gpu.Capture(layers);
+  cuda::SetCombineReleasesEarly(true);
+  LOOM_CHECK(combine_waits.ok() && *combine_waits != nullptr);
+  t.graph_combine_waits = b.TimeSteps([&] { (*combine_waits)->Replay(); });
   t.graph_sampled = b.TimeSteps([&] { (*graph_sampled)->Replay(); });
   // The engine's upload: the packed index arrays of a step of up to 2048 tokens.
   const size_t upload_bytes = (3 * 2048 + 10 * 256 + kv_indices.size()) * 4;
@@ -418,6 +426,10 @@ int main() {
     if (step.norm_in_linear) {
       std::printf("| the same in AddRmsNorm order | %.3f |\n", step.graph_add_rms_norm / 1000.0);
     }
+    std::printf(
+        "| the same with the attention's combine releasing the next kernel after its "
+        "wait | %.3f |\n",
+        step.graph_combine_waits / 1000.0);
     std::printf("| the graph with the sampling in it | %.3f |\n", step.graph_sampled / 1000.0);
     std::printf("| upload, graph, sampling, copy back (pageable) | %.3f |\n",
                 step.pageable / 1000.0);
