@@ -10,10 +10,11 @@
 // the first weight loads are issued before the wait for the previous kernel.
 //
 // A fused prologue (GemvNorm) takes the RMSNorm of the input rows: x is the residual
-// stream, and after the wait the block loads all its rows into shared memory, reduces
-// their sums of squares and normalizes them in place as RmsNormKernel would; the warps
-// then read the activation rows from there. It replaces a norm kernel and its round
-// trip through global memory with one load per block from L2.
+// stream; each thread loads its norm weights before the wait, and after it the block
+// loads all its rows into shared memory, reduces their sums of squares and normalizes
+// them in place as RmsNormKernel would; the warps then read the activation rows there.
+// It replaces a norm kernel and its round trip through global memory with one load per
+// block from L2.
 //
 // Three fused epilogues. Adding to the residual (LaunchGemvAddResidual) rounds the
 // product to T and adds it to out, as Linear then AddRmsNorm's add would. The other two
@@ -53,18 +54,38 @@ __device__ __forceinline__ float Dot8(uint4 a, uint4 b) {
 
 enum class Epilogue { kPlain, kAddResidual, kSiluAndMul, kRopeKv };
 
+// The norm weights of a thread's first two vectors of a row (NormalizeIntoShared's
+// vectors threadIdx.x and threadIdx.x + blockDim.x: all of them for k up to 4096), which
+// a normalizing GEMV loads before its wait (no kernel writes weights), so that after the
+// wait only the rows themselves are read.
+struct HeldNormWeights {
+  uint4 first{};
+  uint4 second{};
+};
+
+__device__ __forceinline__ HeldNormWeights HoldNormWeights(const void* weight, int k) {
+  const uint4* w = reinterpret_cast<const uint4*>(weight);
+  const int vectors = k / 8;
+  HeldNormWeights held;
+  if (threadIdx.x < vectors) held.first = __ldg(w + threadIdx.x);
+  if (threadIdx.x + blockDim.x < vectors) held.second = __ldg(w + threadIdx.x + blockDim.x);
+  return held;
+}
+
 // Writes weight * round(x[r] * inv_rms(x[r])) for the kRows rows x: [kRows, k] into
 // normed: [kRows, k / 8] vectors in shared memory, RmsNormKernel's arithmetic with the
-// block's own order of the sum. Every thread of the block must call it; x is read only
-// here, after the wait for the kernel that wrote it.
+// block's own order of the sum. Every thread of the block must call it, with `held`
+// from HoldNormWeights; x is read only here, after the wait for the kernel that wrote it.
 template <typename T, int kRows>
-__device__ __forceinline__ void NormalizeIntoShared(const T* x, const T* weight, float eps, int k,
+__device__ __forceinline__ void NormalizeIntoShared(const T* x, const T* weight,
+                                                    const HeldNormWeights& held, float eps, int k,
                                                     uint4* normed) {
   __shared__ float partial[kWarpsPerBlock][kRows];
   const int vectors = k / 8;
   float sum_squares[kRows];
 #pragma unroll
   for (int r = 0; r < kRows; ++r) sum_squares[r] = 0.0f;
+#pragma unroll 2
   for (int v = threadIdx.x; v < vectors; v += blockDim.x) {
 #pragma unroll
     for (int r = 0; r < kRows; ++r) {
@@ -92,8 +113,10 @@ __device__ __forceinline__ void NormalizeIntoShared(const T* x, const T* weight,
     inv_rms[r] = rsqrtf(total / k + eps);
   }
   // Each thread rewrites the vectors it loaded.
-  for (int v = threadIdx.x; v < vectors; v += blockDim.x) {
-    const uint4 wv = __ldg(reinterpret_cast<const uint4*>(weight) + v);
+  for (int v = threadIdx.x, i = 0; v < vectors; v += blockDim.x, ++i) {
+    const uint4 wv = i == 0   ? held.first
+                     : i == 1 ? held.second
+                              : __ldg(reinterpret_cast<const uint4*>(weight) + v);
     const T* we = reinterpret_cast<const T*>(&wv);
 #pragma unroll
     for (int r = 0; r < kRows; ++r) {
@@ -179,10 +202,12 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
       }
     }
   }
+  HeldNormWeights held;
+  if constexpr (kNormInput) held = HoldNormWeights(norm_weight, k);
   WaitForPriorGrids();
   AllowDependentLaunch();
   if constexpr (kNormInput) {
-    NormalizeIntoShared<T, kRows>(x, norm_weight, eps, k, normed);
+    NormalizeIntoShared<T, kRows>(x, norm_weight, held, eps, k, normed);
     if (!active) return;
   }
   // 8 elements of activation row r from element e (a multiple of 8).
