@@ -159,7 +159,9 @@ absl::StatusOr<std::unique_ptr<CudaBackend>> CudaBackend::Create(
     return absl::ResourceExhaustedError(
         "cuda: no memory for the cuBLAS, attention and sampling workspaces");
   }
-  LOOM_CUDA_CHECK(cudaMemset(state->sample_counters, 0, kSampleChunkRows * sizeof(int32_t)));
+  // On the backend's stream: a non-blocking stream does not wait for the legacy one.
+  LOOM_CUDA_CHECK(cudaMemsetAsync(state->sample_counters, 0, kSampleChunkRows * sizeof(int32_t),
+                                  state->stream));
   LOOM_CUBLAS_CHECK(cublas.set_stream(state->cublas, state->stream));
   // A fixed workspace keeps cuBLAS from allocating, which graph capture forbids.
   LOOM_CUBLAS_CHECK(
