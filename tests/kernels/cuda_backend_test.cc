@@ -708,6 +708,26 @@ TEST_P(CudaBackendTest, RefusesShapesItsKernelsDoNotTake) {
   EXPECT_NE(inter.message().find("intermediate_size"), std::string::npos) << inter;
 }
 
+// CudaBackendOptions::fuse = false (what LOOM_CUDA_FUSE=0 sets) sends the fused ops to
+// their two passes: the engine then runs AddRmsNorm's order, and a fused op gives the
+// bits the fused kernel gives.
+TEST_P(CudaBackendTest, UnfusedBackendRunsTheTwoPasses) {
+  auto unfused = CudaBackend::Create({.device = 0, .dtype = dtype(), .fuse = false});
+  ASSERT_TRUE(unfused.ok()) << unfused.status();
+  EXPECT_FALSE((*unfused)->PrefersNormInLinear(1, 4096));
+  const int rows = 2, in = 512, inter = 256;
+  Twin x = Make(Random(rows * in), {rows, in});
+  Twin w = Make(Random(2 * inter * in, 0.05f), {2 * inter, in});
+  Twin gate_up = Zeros({rows, 2 * inter});
+  Twin apart = Zeros({rows, inter});
+  Twin fused = Zeros({rows, inter});
+  gpu_->Synchronize();  // the inputs were copied on gpu_'s stream
+  (*unfused)->LinearSiluAndMul(x.gpu, w.gpu, Tensor(), gate_up.gpu, apart.gpu);
+  (*unfused)->Synchronize();
+  gpu_->LinearSiluAndMul(x.gpu, w.gpu, Tensor(), gate_up.gpu, fused.gpu);
+  EXPECT_EQ(ReadGpu(fused.gpu), ReadGpu(apart.gpu));
+}
+
 INSTANTIATE_TEST_SUITE_P(Dtypes, CudaBackendTest, ::testing::Values(DType::kBF16, DType::kF16),
                          [](const ::testing::TestParamInfo<DType>& param) {
                            return std::string(param.param == DType::kBF16 ? "bf16" : "fp16");
