@@ -75,7 +75,8 @@ __device__ __forceinline__ HeldNormWeights HoldNormWeights(const void* weight, i
 // Writes weight * round(x[r] * inv_rms(x[r])) for the kRows rows x: [kRows, k] into
 // normed: [kRows, k / 8] vectors in shared memory, RmsNormKernel's arithmetic with the
 // block's own order of the sum. Every thread of the block must call it, with `held`
-// from HoldNormWeights; x is read only here, after the wait for the kernel that wrote it.
+// from HoldNormWeights; x is read only here, after the wait for the kernel that wrote it,
+// through L2 (the residual stream changes between kernels: no L1 copy of it may serve).
 template <typename T, int kRows>
 __device__ __forceinline__ void NormalizeIntoShared(const T* x, const T* weight,
                                                     const HeldNormWeights& held, float eps, int k,
@@ -89,7 +90,7 @@ __device__ __forceinline__ void NormalizeIntoShared(const T* x, const T* weight,
   for (int v = threadIdx.x; v < vectors; v += blockDim.x) {
 #pragma unroll
     for (int r = 0; r < kRows; ++r) {
-      const uint4 h = __ldg(reinterpret_cast<const uint4*>(x + r * k) + v);
+      const uint4 h = __ldcg(reinterpret_cast<const uint4*>(x + r * k) + v);
       normed[r * vectors + v] = h;
       const T* e = reinterpret_cast<const T*>(&h);
 #pragma unroll
@@ -293,7 +294,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
       }
     } else if constexpr (kEpilogue == Epilogue::kAddResidual) {
       T* residual = out + static_cast<int64_t>(r) * n + col;
-      *residual = FromFloat<T>(ToFloat(*residual) + Round<T>(acc[0][r] + b[0]));
+      *residual = FromFloat<T>(ToFloat(__ldcg(residual)) + Round<T>(acc[0][r] + b[0]));
     } else {
       out[static_cast<int64_t>(r) * n + col] = FromFloat<T>(acc[0][r] + b[0]);
     }
