@@ -50,7 +50,7 @@ __device__ void NormalizeRow(const T* x, const T* weight, const Vec8<T>& first, 
     Vec8<T> r;
 #pragma unroll
     for (int j = 0; j < 8; ++j) {
-      r.v[j] = FromFloat<T>(ToFloat(w.v[j]) * Round<T>(ToFloat(a.v[j]) * inv_rms));
+      r.v[j] = RmsNormElement<T>(ToFloat(a.v[j]), ToFloat(w.v[j]), inv_rms);
     }
     StoreVec8(out + i, r);
   }

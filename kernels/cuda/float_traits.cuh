@@ -49,6 +49,13 @@ __device__ __forceinline__ float Round(float x) {
   return ToFloat(FromFloat<T>(x));
 }
 
+// One element of an RMSNorm in LlamaRMSNorm's order: weight * round(x * inv_rms),
+// rounded to T.
+template <typename T>
+__device__ __forceinline__ T RmsNormElement(float x, float weight, float inv_rms) {
+  return FromFloat<T>(weight * Round<T>(x * inv_rms));
+}
+
 // Eight elements in one 16-byte register group.
 template <typename T>
 struct alignas(16) Vec8 {

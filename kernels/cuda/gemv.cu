@@ -125,7 +125,7 @@ __device__ __forceinline__ void NormalizeIntoShared(const T* x, const T* weight,
       T* e = reinterpret_cast<T*>(&h);
 #pragma unroll
       for (int j = 0; j < 8; ++j) {
-        e[j] = FromFloat<T>(ToFloat(we[j]) * Round<T>(ToFloat(e[j]) * inv_rms[r]));
+        e[j] = RmsNormElement<T>(ToFloat(e[j]), ToFloat(we[j]), inv_rms[r]);
       }
       normed[r * vectors + v] = h;
     }

@@ -210,7 +210,7 @@ StepTimes RunBatch(CudaBackend& gpu, Bench& b, const ModelWeightsOnDevice& model
 
   // Up to kMaxGemvRows rows the step runs the fused kernels, past them the two passes;
   // with few rows the norms go into the matrix products too (PrefersNormInLinear).
-  const bool fused = batch <= 8;
+  const bool fused = batch <= cuda::kMaxGemvRows;
   const bool norm_in_linear = gpu.PrefersNormInLinear(n, kHidden);
   const int unfused_norm_calls = norm_in_linear ? 0 : kLayers;
   const std::string bs = "batch " + std::to_string(batch);
@@ -282,7 +282,6 @@ StepTimes RunBatch(CudaBackend& gpu, Bench& b, const ModelWeightsOnDevice& model
        2.0 * gate_up_w[0].numel() + 2.0 * x.numel() + 2.0 * act.numel()});
   linear("linear down", down_w, act, x, unfused_norm_calls);
   add_to_residual("linear_add_to_residual (down)", down_w, act);
-  std::vector<Tensor> head{lm_head};
   rows.push_back({"linear lm_head", bs + ", 128256x4096",
                   b.Time([&](int) { gpu.Linear(x, lm_head, Tensor(), logits); }),
                   norm_in_linear ? 0 : 1, 2.0 * lm_head.numel() + 2.0 * logits.numel()});

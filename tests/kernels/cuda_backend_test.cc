@@ -90,10 +90,8 @@ class CudaBackendTest : public ::testing::TestWithParam<DType> {
     WidenToFloat(t.dtype, raw.data(), raw.size(), out.data());
     return out;
   }
-  // max |gpu - cpu| / max |cpu|, over the whole tensor.
-  double RelativeError(const Twin& t) {
-    const std::vector<float> want = ReadCpu(t.cpu);
-    const std::vector<float> got = ReadGpu(t.gpu);
+  // max |got - want| / max |want|.
+  static double MaxRelative(const std::vector<float>& got, const std::vector<float>& want) {
     double max_diff = 0.0;
     double max_ref = 1e-30;
     for (size_t i = 0; i < want.size(); ++i) {
@@ -102,18 +100,11 @@ class CudaBackendTest : public ::testing::TestWithParam<DType> {
     }
     return max_diff / max_ref;
   }
-
+  // max |gpu - cpu| / max |cpu|, over the whole tensor.
+  double RelativeError(const Twin& t) { return MaxRelative(ReadGpu(t.gpu), ReadCpu(t.cpu)); }
   // max |a - b| / max |b| of two GPU tensors.
   double RelativeDiff(const Tensor& a, const Tensor& b) {
-    const std::vector<float> got = ReadGpu(a);
-    const std::vector<float> want = ReadGpu(b);
-    double max_diff = 0.0;
-    double max_ref = 1e-30;
-    for (size_t i = 0; i < want.size(); ++i) {
-      max_diff = std::max(max_diff, std::fabs(static_cast<double>(got[i]) - want[i]));
-      max_ref = std::max(max_ref, std::fabs(static_cast<double>(want[i])));
-    }
-    return max_diff / max_ref;
+    return MaxRelative(ReadGpu(a), ReadGpu(b));
   }
 
   std::vector<float> Random(size_t n, float scale = 1.0f) {
