@@ -171,6 +171,10 @@ absl::StatusOr<std::unique_ptr<CudaBackend>> CudaBackend::Create(
       fuse != nullptr && std::string_view(fuse) == "0") {
     chosen.fuse = false;
   }
+  if (const char* norm = std::getenv("LOOM_CUDA_NORM_IN_LINEAR");
+      norm != nullptr && std::string_view(norm) == "1") {
+    chosen.norm_in_linear = true;
+  }
   return std::unique_ptr<CudaBackend>(new CudaBackend(chosen, std::move(state)));
 }
 
@@ -350,7 +354,8 @@ void CudaBackend::AddRmsNorm(Tensor x, Tensor residual, const Tensor& weight, fl
 }
 
 bool CudaBackend::PrefersNormInLinear(int64_t rows, int64_t hidden) const {
-  return options_.fuse && rows <= cuda::kMaxGemvRows && hidden % 8 == 0 &&
+  return options_.fuse && options_.norm_in_linear && rows <= cuda::kMaxGemvRows &&
+         hidden % 8 == 0 &&
          rows * hidden * static_cast<int64_t>(DTypeSize(options_.dtype)) <= cuda::kMaxGemvNormBytes;
 }
 

@@ -29,6 +29,12 @@ struct CudaBackendOptions {
   // add in a matrix product) runs as its separate passes, for bisecting and for
   // measuring what the fusions buy. LOOM_CUDA_FUSE=0 in the environment sets it false.
   bool fuse = true;
+  // true: up to 5 rows, each RMSNorm runs in the prologue of the GEMV that reads it
+  // (PrefersNormInLinear). Off by default: on an H200 the Llama-3-8B batch-1 step took
+  // 4.485 ms that way and 4.010 ms in AddRmsNorm's order (docs/BENCHMARKS.md), since the
+  // prologue holds every block's weight loads back until its rows are normalized.
+  // LOOM_CUDA_NORM_IN_LINEAR=1 in the environment sets it true.
+  bool norm_in_linear = false;
 };
 
 class CudaBackend final : public Backend {

@@ -375,6 +375,10 @@ TEST_P(CudaBackendTest, LinearAddToResidualIsLinearThenTheAdd) {
 // that. Each op is RmsNorm then the op up to the order of the norm's sum (a bf16 step or
 // two of the outputs), leaves the residual as it was, and agrees with the CPU.
 TEST_P(CudaBackendTest, RmsNormLinearOpsAreRmsNormThenTheOp) {
+  EXPECT_FALSE(gpu_->PrefersNormInLinear(1, 4096));  // off unless asked for
+  auto fused = CudaBackend::Create({.device = 0, .dtype = dtype(), .norm_in_linear = true});
+  ASSERT_TRUE(fused.ok()) << fused.status();
+  gpu_ = *std::move(fused);
   EXPECT_TRUE(gpu_->PrefersNormInLinear(1, 4096));
   EXPECT_TRUE(gpu_->PrefersNormInLinear(5, 4096));
   EXPECT_FALSE(gpu_->PrefersNormInLinear(6, 4096));
