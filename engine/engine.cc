@@ -22,6 +22,7 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(LoadedModel model,
     return absl::InvalidArgumentError("engine: the model has no runner or tokenizer");
   }
   std::unique_ptr<Engine> engine(new Engine(std::move(model), config));
+  engine->SampleDeviceMemory();
   engine->PublishStats();
   engine->worker_ = std::thread([e = engine.get()] { e->Run(); });
   return engine;
@@ -133,6 +134,7 @@ void Engine::Run() {
     }
     ReapCancelledAndExpired();
     if (!running_.empty() || !waiting_.empty() || ahead_.has_value()) Step();
+    SampleDeviceMemory();
     PublishStats();
   }
 }
@@ -443,8 +445,16 @@ void Engine::PublishStats() {
   s.num_sessions = sessions_.size();
   s.kv_cache_usage_ratio =
       s.num_blocks > 0 ? static_cast<double>(s.num_blocks_active) / s.num_blocks : 0.0;
+  s.device_memory = device_memory_;
   absl::MutexLock lock(&stats_mu_);
   stats_ = s;
+}
+
+void Engine::SampleDeviceMemory() {
+  const absl::Time now = absl::Now();
+  if (now - device_memory_time_ < kDeviceMemoryInterval) return;
+  device_memory_time_ = now;
+  device_memory_ = model_.runner->backend().MemoryInfo();
 }
 
 }  // namespace loom

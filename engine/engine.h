@@ -22,6 +22,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "engine/block_pool.h"
 #include "engine/engine_stats.h"
 #include "engine/forward_batch.h"
@@ -137,6 +138,11 @@ class Engine {
   // The sequence started running or ended: it leaves the queue's bounds.
   void MarkStarted(Sequence& seq);
   void PublishStats();
+  // Reads the backend's device memory into device_memory_ when it was last read
+  // kDeviceMemoryInterval ago or more.
+  void SampleDeviceMemory();
+
+  static constexpr absl::Duration kDeviceMemoryInterval = absl::Seconds(1);
 
   LoadedModel model_;
   const EngineConfig config_;
@@ -154,6 +160,8 @@ class Engine {
   SessionTable sessions_;
   int64_t next_arrival_ = 0;
   EngineStats counters_;  // the counters part, updated by the worker
+  std::optional<DeviceMemory> device_memory_;
+  absl::Time device_memory_time_ = absl::InfinitePast();
 
   mutable absl::Mutex stats_mu_;
   EngineStats stats_ ABSL_GUARDED_BY(stats_mu_);

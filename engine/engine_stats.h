@@ -3,8 +3,10 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 
 #include "engine/histogram.h"
+#include "kernels/backend.h"
 
 namespace loom {
 
@@ -18,6 +20,9 @@ struct EngineStats {
   int num_blocks_cached = 0;
   double kv_cache_usage_ratio = 0.0;  // active / all blocks
   int num_sessions = 0;               // open stateful sessions
+  // The backend's device memory (CUDA; none on the CPU), read at start-up and then at
+  // most once a second (Engine::kDeviceMemoryInterval) by the worker between steps.
+  std::optional<DeviceMemory> device_memory;
   // Counters.
   int64_t prefix_cache_queries = 0;  // prompt tokens looked up at first admission
   int64_t prefix_cache_hits = 0;     // ... of which served from cached blocks

@@ -99,6 +99,7 @@ struct SamplingBatch {
 
 // Free and total memory of a backend's device.
 struct DeviceMemory {
+  int device = 0;  // the device's ordinal
   size_t free_bytes = 0;
   size_t total_bytes = 0;
 };

@@ -92,6 +92,13 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
     f.Gauge("loom_kv_cache_blocks", blocks_help, {m, {"state", "active"}}, s.num_blocks_active);
     f.Gauge("loom_kv_cache_blocks", blocks_help, {m, {"state", "cached"}}, s.num_blocks_cached);
     f.Gauge("loom_sessions_open", "Open stateful sessions.", {m}, s.num_sessions);
+    if (s.device_memory.has_value()) {
+      f.Gauge("loom_gpu_memory_used_bytes",
+              "Memory in use on the model's GPU (total less free, every process), read by the "
+              "engine at most once a second.",
+              {m, {"device", absl::StrCat(s.device_memory->device)}},
+              static_cast<double>(s.device_memory->total_bytes - s.device_memory->free_bytes));
+    }
     f.Counter("loom_prefix_cache_queries_total", "Prompt tokens looked up in the prefix cache.",
               {m}, s.prefix_cache_queries);
     f.Counter("loom_prefix_cache_hits_total", "Prompt tokens served from the prefix cache.", {m},

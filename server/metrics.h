@@ -8,6 +8,7 @@
 //   loom_requests_running, loom_requests_waiting                     gauges
 //   loom_kv_cache_usage_ratio, loom_kv_cache_blocks{state}           gauges
 //   loom_sessions_open                                               gauge
+//   loom_gpu_memory_used_bytes{device}                               gauge, CUDA only
 //   loom_prefix_cache_queries_total, loom_prefix_cache_hits_total    counters, in tokens
 //   loom_prompt_tokens_total, loom_generation_tokens_total           counters
 //   loom_request_success_total{finished_reason="stop|length"}        counter

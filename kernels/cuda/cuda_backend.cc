@@ -287,7 +287,7 @@ absl::Status CudaBackend::SupportsShape(int hidden, int head_dim, int num_kv_hea
 
 std::optional<DeviceMemory> CudaBackend::MemoryInfo() const {
   UseDevice();
-  DeviceMemory memory;
+  DeviceMemory memory{.device = options_.device};
   if (cudaMemGetInfo(&memory.free_bytes, &memory.total_bytes) != cudaSuccess) {
     cudaGetLastError();
     return std::nullopt;

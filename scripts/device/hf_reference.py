@@ -3,8 +3,9 @@
     python3 hf_reference.py MODEL_DIR PROMPTS_JSON OUT_JSON [--max-tokens 32]
 
 PROMPTS_JSON is a JSON array of strings; each is encoded with the model's tokenizer
-(BOS added, as loom does). OUT_JSON gets, per prompt, prompt_ids, output_ids and
-margins[i] = top1 - top2 of the logits that chose output_ids[i].
+(BOS added, as loom does). OUT_JSON gets, per prompt, prompt_ids, output_ids,
+margins[i] = top1 - top2 of the logits that chose output_ids[i], top1[i], and top5[i]:
+the five likeliest [id, logit] pairs there.
 """
 import argparse
 import json
@@ -33,12 +34,15 @@ def main():
         output_ids = out.sequences[0, len(ids):].tolist()
         margins = []
         top1 = []
+        top5 = []
         for logits in out.logits:
-            top = torch.topk(logits[0].float(), 2).values.tolist()
-            margins.append(top[0] - top[1])
-            top1.append(top[0])
+            top = torch.topk(logits[0].float(), 5)
+            values, indices = top.values.tolist(), top.indices.tolist()
+            margins.append(values[0] - values[1])
+            top1.append(values[0])
+            top5.append([[i, v] for i, v in zip(indices, values)])
         results.append({"prompt": prompt, "prompt_ids": ids, "output_ids": output_ids,
-                        "margins": margins, "top1": top1})
+                        "margins": margins, "top1": top1, "top5": top5})
     json.dump({"transformers": __import__("transformers").__version__, "cases": results},
               open(args.out, "w"), indent=1)
 

@@ -14,7 +14,7 @@
 #   model     the Llama-3-8B-shaped random checkpoint (BENCHMARK.md) in $MODEL
 #   parity    loom's greedy ids against transformers' on it, in bf16
 #   serve     `loom serve --backend cuda` on the tiny model, streamed to from the
-#             Python client of examples/python
+#             Python client of examples/python; its GPU memory series from /metrics
 #   latency   `loom bench --workload latency` on $MODEL
 #   latency-sync  the same with --async-scheduling false: each step read back before
 #             the next is queued
@@ -89,13 +89,36 @@ JSON
     { tail "$out/loom_generate.log"; return; }
   python3 "$root/scripts/device/compare_greedy.py" "$out/hf_greedy.json" "$out/loom_greedy.json" |
     tee "$out/parity.md"
+  # The same run with each step's top-2 logprobs (loom's own gap at a divergence), and
+  # with LOOM_CUDA_FUSE=0 (every fused op as its separate passes), whose ids should be
+  # the fused run's: the fused kernels round where the passes round.
+  "$loom" generate "$MODEL" --backend cuda --prompts-file "$out/prompts.json" --max-tokens 32 \
+    --temperature 0 --ignore-eos --json --logprobs 2 > "$out/loom_logprobs.json" \
+    2>> "$out/loom_generate.log"
+  LOOM_CUDA_FUSE=0 "$loom" generate "$MODEL" --backend cuda --prompts-file "$out/prompts.json" \
+    --max-tokens 32 --temperature 0 --ignore-eos --json > "$out/loom_unfused.json" \
+    2>> "$out/loom_generate.log"
+  python3 - "$out"/loom_greedy.json "$out"/loom_logprobs.json "$out"/loom_unfused.json <<'PY' |
+import json, sys
+base = json.load(open(sys.argv[1]))
+for name, path in (("with --logprobs 2", sys.argv[2]), ("with LOOM_CUDA_FUSE=0", sys.argv[3])):
+    other = json.load(open(path))
+    parts = [next((i for i, (x, y) in enumerate(zip(a["output_ids"], b["output_ids"])) if x != y),
+                  None) for a, b in zip(base, other)]
+    same = all(p is None for p in parts)
+    print(f"\nloom {name}: " + ("the same ids on every prompt" if same else
+          "parts from the default run at steps " + ", ".join(str(p) for p in parts)))
+PY
+    tee -a "$out/parity.md"
+  echo | tee -a "$out/parity.md"
   python3 "$root/scripts/device/hf_judge.py" "$MODEL" "$out/hf_greedy.json" "$out/loom_greedy.json" \
-    2> "$out/hf_judge.log" | tee -a "$out/parity.md"
+    "$out/loom_logprobs.json" 2> "$out/hf_judge.log" | tee -a "$out/parity.md"
 }
 
 step_serve() {
   local port_file=$out/serve.log
-  "$loom" serve --backend cuda --port 0 --metrics-port 0 > /dev/null 2> "$port_file" &
+  local metrics_port=9461
+  "$loom" serve --backend cuda --port 0 --metrics-port $metrics_port > /dev/null 2> "$port_file" &
   local pid=$!
   local port=""
   for _ in $(seq 120); do
@@ -106,6 +129,10 @@ step_serve() {
   (cd "$root/examples/python" && bash generate_stubs.sh > /dev/null &&
    python3 loom_client.py --target "127.0.0.1:$port" --prompt "ROMEO:" --max-tokens 48) \
     > "$out/python-client.log" 2>&1 && echo "python client: streamed" || echo "python client: FAILED"
+  python3 -c 'import sys, urllib.request
+text = urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/metrics").read().decode()
+print("\n".join(l for l in text.splitlines() if "loom_gpu_memory_used_bytes" in l))' \
+    $metrics_port | tee "$out/serve-metrics.txt"
   kill -TERM $pid; wait $pid
   cat "$port_file" | head -5
   tail -5 "$out/python-client.log"

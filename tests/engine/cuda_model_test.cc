@@ -147,6 +147,24 @@ TEST_F(CudaModelTest, EngineBatchesReproduceTheGoldensThroughDecodeGraphs) {
   EXPECT_GT(stats.num_async_steps, 0);  // decode steps were queued ahead
 }
 
+// The engine reports its GPU's memory: the device it runs on, and in use (total less
+// free) at least the KV pool it allocated. The same total as a fresh reading.
+TEST_F(CudaModelTest, EngineStatsCarryTheDeviceMemory) {
+  LoadedModel loaded = Load({.block_size = 16, .max_batch_size = 2, .num_blocks = 4096});
+  const int64_t pool_bytes =
+      4096 * ModelRunner::BytesPerBlock(loaded.config, 16, backend_->activation_dtype());
+  auto engine = Engine::Create(std::move(loaded), EngineConfig{});
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  const std::optional<DeviceMemory> memory = (*engine)->stats().device_memory;
+  ASSERT_TRUE(memory.has_value());
+  const std::optional<DeviceMemory> now = backend_->MemoryInfo();
+  ASSERT_TRUE(now.has_value());
+  EXPECT_EQ(memory->device, 0);
+  EXPECT_EQ(memory->total_bytes, now->total_bytes);
+  EXPECT_LE(memory->free_bytes, memory->total_bytes);
+  EXPECT_GE(static_cast<int64_t>(memory->total_bytes - memory->free_bytes), pool_bytes);
+}
+
 // A request that stops on a token ends there with or without async scheduling: the step
 // queued past the stop is dropped. One request at a time, so that both engines run the
 // same shapes and give bitwise the same ids.

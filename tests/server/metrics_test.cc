@@ -125,6 +125,8 @@ TEST_F(MetricsTest, CountersMoveByWhatTheTrafficDid) {
             after["loom_time_to_first_token_seconds_count{" + m + "}"]);
   EXPECT_GE(delta("loom_batch_size_count{" + m + "}"), 7);  // at least one step per token
   EXPECT_NE(text.find("loom_build_info{" + m + ",version=\""), std::string::npos);
+  EXPECT_EQ(text.find("loom_gpu_memory_used_bytes"), std::string::npos)
+      << "the CPU backend has no device memory to report";
 
   // promtool, from Debian's prometheus package, accepts the exposition.
   const auto file =
@@ -160,6 +162,37 @@ TEST_F(MetricsTest, KvUsageReturnsToIdleAfterTraffic) {
   EXPECT_EQ(now["loom_requests_running{" + m + "}"], 0);
   EXPECT_EQ(now["loom_requests_waiting{" + m + "}"], 0);
   EXPECT_GT(now["loom_kv_cache_blocks{" + m + ",state=\"cached\"}"], 0);  // prefix cache
+}
+
+// With the CUDA backend, /metrics also carries the GPU's memory in use, labelled with
+// the device, and promtool still accepts it. Skips when no CUDA device is usable.
+TEST(CudaMetricsTest, GpuMemoryInUseIsExportedPerDevice) {
+  constexpr int kBlocks = 4096, kBlockSize = 16;
+  auto model = LoadServedModel(
+      testing::BundledModelDir(), "tiny",
+      EngineOptions{.block_size = kBlockSize, .session_len = 256, .num_blocks = kBlocks}, {},
+      ServedModelOptions{.backend = "cuda"});
+  if (!model.ok() && (model.status().code() == absl::StatusCode::kFailedPrecondition ||
+                      model.status().code() == absl::StatusCode::kUnimplemented)) {
+    GTEST_SKIP() << "no usable CUDA backend: " << model.status();
+  }
+  ASSERT_TRUE(model.ok()) << model.status();
+  const int64_t pool_bytes =
+      kBlocks * ModelRunner::BytesPerBlock(model->engine->model().config, kBlockSize,
+                                           model->backend->activation_dtype());
+  ModelRegistry models;
+  models.Add(*std::move(model));
+  ServerOptions options;
+  options.port = 0;
+  options.metrics_port = 0;
+  auto server = Server::Start(std::move(models), options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  const std::string text = Scrape((*server)->metrics_port());
+  auto series = Parse(text);
+  const std::string used = "loom_gpu_memory_used_bytes{model=\"tiny\",device=\"0\"}";
+  ASSERT_TRUE(series.contains(used)) << text;
+  EXPECT_GE(series[used], pool_bytes);
+  EXPECT_NE(text.find("# TYPE loom_gpu_memory_used_bytes gauge"), std::string::npos);
 }
 
 // Every string in `node` (recursively) under the keys "expr", "query" or "definition".
