@@ -43,6 +43,7 @@ struct GenerateFlags {
   std::string backend = "cpu";
   std::string dtype = "auto";
   int device = 0;
+  std::optional<int> max_batch_size;
 };
 
 absl::StatusOr<std::string> ReadFile(const std::string& flag, const std::string& path) {
@@ -153,7 +154,8 @@ absl::Status RunGenerate(const GenerateFlags& flags) {
   auto backend = CreateBackend({.kind = flags.backend, .device = flags.device, .dtype = *dtype});
   if (!backend.ok()) return backend.status();
   EngineOptions options;
-  options.max_batch_size = static_cast<int>(std::min<size_t>(prompts->size(), 64));
+  options.max_batch_size =
+      flags.max_batch_size.value_or(static_cast<int>(std::min<size_t>(prompts->size(), 64)));
   // Enough for the batch without taking most of a GPU.
   options.session_len = std::min(config->max_position_embeddings, 8192);
   options.kv_cache_free_fraction = 0.3;
@@ -233,6 +235,10 @@ void AddGenerateCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--dtype", flags->dtype, "auto, float32 (cpu), bfloat16 or float16 (cuda)")
       ->capture_default_str();
   cmd->add_option("--device", flags->device, "GPU index (cuda)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--max-batch-size", flags->max_batch_size,
+                  "Sequences per step (default: the number of prompts, at most 64); 1 runs "
+                  "the prompts one after another, each alone")
+      ->check(CLI::Range(1, 4096));
   cmd->add_option("MODEL_DIR", flags->model_dir,
                   "Hugging Face model directory (default: the bundled tiny model)");
   auto* prompt = cmd->add_option("--prompt", flags->prompt, "Prompt text");

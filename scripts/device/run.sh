@@ -84,20 +84,22 @@ step_parity() {
 JSON
   python3 "$root/scripts/device/hf_reference.py" "$MODEL" "$out/prompts.json" "$out/hf_greedy.json" \
     > "$out/hf_reference.log" 2>&1 || { tail "$out/hf_reference.log"; return; }
+  # One prompt at a time, as transformers runs them: a batch runs other GEMM shapes,
+  # whose other rounding can break other near-ties.
   "$loom" generate "$MODEL" --backend cuda --prompts-file "$out/prompts.json" --max-tokens 32 \
-    --temperature 0 --ignore-eos --json > "$out/loom_greedy.json" 2> "$out/loom_generate.log" ||
-    { tail "$out/loom_generate.log"; return; }
+    --max-batch-size 1 --temperature 0 --ignore-eos --json > "$out/loom_greedy.json" \
+    2> "$out/loom_generate.log" || { tail "$out/loom_generate.log"; return; }
   python3 "$root/scripts/device/compare_greedy.py" "$out/hf_greedy.json" "$out/loom_greedy.json" |
     tee "$out/parity.md"
   # The same run with each step's top-2 logprobs (loom's own gap at a divergence), and
   # with LOOM_CUDA_FUSE=0 (every fused op as its separate passes), whose ids should be
   # the fused run's: the fused kernels round where the passes round.
   "$loom" generate "$MODEL" --backend cuda --prompts-file "$out/prompts.json" --max-tokens 32 \
-    --temperature 0 --ignore-eos --json --logprobs 2 > "$out/loom_logprobs.json" \
-    2>> "$out/loom_generate.log"
+    --max-batch-size 1 --temperature 0 --ignore-eos --json --logprobs 2 \
+    > "$out/loom_logprobs.json" 2>> "$out/loom_generate.log"
   LOOM_CUDA_FUSE=0 "$loom" generate "$MODEL" --backend cuda --prompts-file "$out/prompts.json" \
-    --max-tokens 32 --temperature 0 --ignore-eos --json > "$out/loom_unfused.json" \
-    2>> "$out/loom_generate.log"
+    --max-tokens 32 --max-batch-size 1 --temperature 0 --ignore-eos --json \
+    > "$out/loom_unfused.json" 2>> "$out/loom_generate.log"
   python3 - "$out"/loom_greedy.json "$out"/loom_logprobs.json "$out"/loom_unfused.json <<'PY' |
 import json, sys
 base = json.load(open(sys.argv[1]))

@@ -98,6 +98,25 @@ TEST(CliTest, PromptsFileRunsConcurrentlyAndKeepsInputOrder) {
   EXPECT_NE(bad.out.find("--prompts-file"), std::string::npos) << bad.out;
 }
 
+// --max-batch-size 1 runs the prompts one at a time: each alone, as a single --prompt
+// runs, so the ids are the same; 0 is refused, naming the flag.
+TEST(CliTest, MaxBatchSizeOneRunsThePromptsOneAtATime) {
+  const std::string path = ::testing::TempDir() + "/loom_cli_prompts_one.json";
+  std::ofstream(path) << R"(["ROMEO:", "The king"])";
+  const std::string run =
+      "generate --prompts-file " + path + " --temperature 0 --max-tokens 12 --ignore-eos --json";
+  CliResult together = RunLoom(run);
+  CliResult alone = RunLoom(run + " --max-batch-size 1");
+  ASSERT_EQ(together.exit_code, 0) << together.out;
+  ASSERT_EQ(alone.exit_code, 0) << alone.out;
+  const auto a = nlohmann::json::parse(together.out), b = nlohmann::json::parse(alone.out);
+  ASSERT_EQ(b.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) EXPECT_EQ(b[i]["output_ids"], a[i]["output_ids"]) << i;
+  CliResult zero = RunLoom(run + " --max-batch-size 0");
+  EXPECT_NE(zero.exit_code, 0);
+  EXPECT_NE(zero.out.find("--max-batch-size"), std::string::npos) << zero.out;
+}
+
 TEST(CliTest, StopStringsStopTokensAndLogprobs) {
   const auto c = Golden()["cases"][0];  // "ROMEO:" -> " I have, I am noted.\n\nROMEO:..."
   CliResult stopped = RunLoom(
