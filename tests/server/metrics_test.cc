@@ -164,8 +164,8 @@ TEST_F(MetricsTest, KvUsageReturnsToIdleAfterTraffic) {
   EXPECT_GT(now["loom_kv_cache_blocks{" + m + ",state=\"cached\"}"], 0);  // prefix cache
 }
 
-// With the CUDA backend, /metrics also carries the GPU's memory in use, labelled with
-// the device, and promtool still accepts it. Skips when no CUDA device is usable.
+// With the CUDA backend, /metrics also carries the GPU's memory in use, a gauge labelled
+// with the device, at least the KV pool's bytes. Skips when no CUDA device is usable.
 TEST(CudaMetricsTest, GpuMemoryInUseIsExportedPerDevice) {
   constexpr int kBlocks = 4096, kBlockSize = 16;
   auto model = LoadServedModel(
