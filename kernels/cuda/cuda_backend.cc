@@ -18,6 +18,12 @@
 namespace loom {
 namespace {
 
+// Whether the environment variable `name` is set to exactly `value`.
+bool EnvIs(const char* name, std::string_view value) {
+  const char* set = std::getenv(name);
+  return set != nullptr && std::string_view(set) == value;
+}
+
 // A fault here means a bug or a dead device; the context is unusable afterwards.
 #define LOOM_CUDA_CHECK(expr)                                         \
   do {                                                                \
@@ -130,8 +136,7 @@ absl::StatusOr<std::unique_ptr<CudaBackend>> CudaBackend::Create(
   int major = 0;
   LOOM_CUDA_CHECK(
       cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, options.device));
-  const char* pdl = std::getenv("LOOM_CUDA_PDL");
-  cuda::SetProgrammaticLaunch(major >= 9 && (pdl == nullptr || std::string_view(pdl) != "0"));
+  cuda::SetProgrammaticLaunch(major >= 9 && !EnvIs("LOOM_CUDA_PDL", "0"));
   auto cublas_api = cuda::LoadCublas();
   if (!cublas_api.ok()) return cublas_api.status();
   auto state = std::make_unique<State>();
@@ -167,14 +172,8 @@ absl::StatusOr<std::unique_ptr<CudaBackend>> CudaBackend::Create(
   LOOM_CUBLAS_CHECK(
       cublas.set_workspace(state->cublas, state->cublas_workspace, kCublasWorkspaceBytes));
   CudaBackendOptions chosen = options;
-  if (const char* fuse = std::getenv("LOOM_CUDA_FUSE");
-      fuse != nullptr && std::string_view(fuse) == "0") {
-    chosen.fuse = false;
-  }
-  if (const char* norm = std::getenv("LOOM_CUDA_NORM_IN_LINEAR");
-      norm != nullptr && std::string_view(norm) == "1") {
-    chosen.norm_in_linear = true;
-  }
+  if (EnvIs("LOOM_CUDA_FUSE", "0")) chosen.fuse = false;
+  if (EnvIs("LOOM_CUDA_NORM_IN_LINEAR", "1")) chosen.norm_in_linear = true;
   return std::unique_ptr<CudaBackend>(new CudaBackend(chosen, std::move(state)));
 }
 

@@ -23,7 +23,7 @@ from transformers import AutoModelForCausalLM
 
 def hf_gap(case, step, a, b):
     """transformers' bf16 logit of a less that of b at `step`, or None."""
-    logits = {i: v for i, v in case.get("top5", [[]] * (step + 1))[step]}
+    logits = dict(map(tuple, case["top5"][step])) if "top5" in case else {}
     return logits[a] - logits[b] if a in logits and b in logits else None
 
 

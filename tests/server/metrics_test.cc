@@ -59,18 +59,23 @@ std::map<std::string, double> Parse(const std::string& text) {
   return series;
 }
 
+// `model` served alone on loopback, gRPC and /metrics each on a free port.
+absl::StatusOr<std::unique_ptr<Server>> ServeOnLoopback(ServedModel model) {
+  ModelRegistry models;
+  models.Add(std::move(model));
+  ServerOptions options;
+  options.port = 0;
+  options.metrics_port = 0;
+  return Server::Start(std::move(models), options);
+}
+
 class MetricsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     auto model = LoadServedModel(testing::BundledModelDir(), "tiny",
                                  EngineOptions{.block_size = 16, .session_len = 256}, {});
     ASSERT_TRUE(model.ok()) << model.status();
-    ModelRegistry models;
-    models.Add(*std::move(model));
-    ServerOptions options;
-    options.port = 0;
-    options.metrics_port = 0;
-    auto server = Server::Start(std::move(models), options);
+    auto server = ServeOnLoopback(*std::move(model));
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
     stub_ = v1::Generation::NewStub(grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
@@ -180,12 +185,7 @@ TEST(CudaMetricsTest, GpuMemoryInUseIsExportedPerDevice) {
   const int64_t pool_bytes =
       kBlocks * ModelRunner::BytesPerBlock(model->engine->model().config, kBlockSize,
                                            model->backend->activation_dtype());
-  ModelRegistry models;
-  models.Add(*std::move(model));
-  ServerOptions options;
-  options.port = 0;
-  options.metrics_port = 0;
-  auto server = Server::Start(std::move(models), options);
+  auto server = ServeOnLoopback(*std::move(model));
   ASSERT_TRUE(server.ok()) << server.status();
   const std::string text = Scrape((*server)->metrics_port());
   auto series = Parse(text);
